@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package credrotd's build, tests and demo need. Idempotent.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config ccache git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev
+  catch2 libtomlplusplus-dev libyaml-cpp-dev libfmt-dev libcli11-dev
+  clang-format clang libclang-rt-14-dev
+  # checks: unit verification, man pages, packaging
+  systemd dbus-daemon dbus-bin groff-base groff dpkg-dev file
+  # the real stack: Keystone, Swift with s3api, and the clients that read our files
+  python3-keystone uwsgi uwsgi-plugin-python3
+  swift swift-proxy swift-account swift-container swift-object
+  python3-keystonemiddleware python3-openstackclient python3-botocore python3-boto3
+  s3cmd awscli rclone s3fs
+  openssl sqlite3 attr curl procps iproute2 util-linux e2fsprogs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps.sh: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: must run as root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Package maintainer scripts must not start services on this machine: the tests start
+# their own, on loopback, by PID. policy-rc.d is the Debian way to say so; ours is
+# removed again afterwards unless one was already there.
+policy=/usr/sbin/policy-rc.d
+own_policy=no
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  own_policy=yes
+fi
+trap '[[ $own_policy == yes ]] && rm -f "$policy"' EXIT
+
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"
+echo "install-deps.sh: installed ${#missing[@]} packages"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The whole test suite, from a fresh Debian 12 machine: install packages, build with -Werror,
+# run every ctest test (unit, checks, vectors, integration on a real local Keystone + Swift),
+# then build the unit tests again under AddressSanitizer + UBSan and run them.
+#
+# Environment: CREDROTD_BUILD_DIR (default ./build), CREDROTD_JOBS (default nproc).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${CREDROTD_BUILD_DIR:-$root/build}
+jobs=${CREDROTD_JOBS:-$(nproc)}
+start=$SECONDS
+
+step() { printf '\n==> %s (%ds)\n' "$*" $((SECONDS - start)); }
+
+step "installing packages"
+"$root/scripts/install-deps.sh"
+
+step "building (warnings are errors)"
+cmake -S "$root" -B "$build/main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCREDROTD_WERROR=ON -DCREDROTD_FAULT_INJECTION=ON -DCREDROTD_INTEGRATION_TESTS=ON
+cmake --build "$build/main" -j "$jobs"
+
+step "running the test suite"
+ctest --test-dir "$build/main" --output-on-failure -j "$jobs" --timeout 600
+
+step "building the unit tests under AddressSanitizer + UBSan"
+cmake -S "$root" -B "$build/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DCREDROTD_WERROR=ON -DCREDROTD_SANITIZE=ON -DCREDROTD_INTEGRATION_TESTS=OFF
+cmake --build "$build/asan" -j "$jobs"
+
+step "running the unit tests under AddressSanitizer + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$build/asan" --output-on-failure -j "$jobs" -L 'unit|vectors'
+
+step "all tests passed"
