@@ -462,6 +462,76 @@ Action action_for(const Rotation& r, TimePoint now)
   return Finish{};
 }
 
+std::string_view to_string(KeyState state) noexcept
+{
+  switch (state) {
+  case KeyState::pending:
+    return "pending";
+  case KeyState::current:
+    return "current";
+  case KeyState::previous:
+    return "previous";
+  case KeyState::retired:
+    return "retired";
+  }
+  return "unknown";
+}
+
+std::optional<KeyState> key_state_from_string(std::string_view name) noexcept
+{
+  for (const auto s :
+       {KeyState::pending, KeyState::current, KeyState::previous, KeyState::retired}) {
+    if (to_string(s) == name) {
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(KeyOrigin origin) noexcept
+{
+  return origin == KeyOrigin::created ? "created" : "adopted";
+}
+
+std::optional<KeyOrigin> key_origin_from_string(std::string_view name) noexcept
+{
+  if (name == "created") {
+    return KeyOrigin::created;
+  }
+  if (name == "adopted") {
+    return KeyOrigin::adopted;
+  }
+  return std::nullopt;
+}
+
+std::vector<KeyChange> key_changes(const Rotation& before, const Rotation& after)
+{
+  std::vector<KeyChange> changes;
+  if (!after.new_access) {
+    return changes;
+  }
+  const std::string& fresh = *after.new_access;
+  const bool newly_known = before.new_access != after.new_access;
+  const bool entered = before.phase != after.phase;
+  if (newly_known && !is_final(after.phase)) {
+    changes.push_back({fresh, KeyState::pending});
+  }
+  if (entered && before.phase == Phase::verify && after.phase == Phase::reload) {
+    changes.push_back({fresh, KeyState::current});
+    if (after.old_access && *after.old_access != fresh) {
+      changes.push_back({*after.old_access, KeyState::previous});
+    }
+  }
+  if (entered && after.phase == Phase::rolled_back) {
+    changes.push_back({fresh, KeyState::retired});
+  }
+  if (entered && after.phase == Phase::failed) {
+    // Kept: some consumer may name it, or we could not delete it. Otherwise it never existed.
+    changes.push_back({fresh, after.keep_new_key ? KeyState::previous : KeyState::retired});
+  }
+  return changes;
+}
+
 Step step(Rotation state, const Event& event, TimePoint now, const RotationPolicy& policy)
 {
   Machine m{std::move(state), now, policy, {}};

@@ -179,4 +179,33 @@ Step step(Rotation state, const Event& event, TimePoint now, const RotationPolic
 // capped at `cap`.
 Duration verify_backoff(int attempt, Duration cap) noexcept;
 
+// --- Managed keys: the daemon's own EC2 credentials and their roles ---
+
+enum class KeyState {
+  pending,  // being created by a running rotation; may or may not exist in Keystone yet
+  current,  // the key every consumer should hold
+  previous, // superseded (or abandoned by a failed rotation): deleted by the next retire
+  retired,  // deleted from Keystone; kept for history
+};
+std::string_view to_string(KeyState state) noexcept;
+std::optional<KeyState> key_state_from_string(std::string_view name) noexcept;
+
+enum class KeyOrigin { created, adopted };
+std::string_view to_string(KeyOrigin origin) noexcept;
+std::optional<KeyOrigin> key_origin_from_string(std::string_view name) noexcept;
+
+// A role change of one managed key, to be stored in the same transaction as the rotation.
+struct KeyChange {
+  std::string access;
+  KeyState state;
+};
+
+// The managed-key changes implied by a transition from `before` to `after`:
+// - the new key is pending from the moment its access id is known until it is verified;
+// - when the new key is verified it becomes current and the old key previous;
+// - a rolled-back new key is retired (deleted); one kept by a failed rotation is previous
+//   (the next retire deletes it once no consumer names it).
+// Retire marks each key it deletes itself, one by one, as it goes.
+std::vector<KeyChange> key_changes(const Rotation& before, const Rotation& after);
+
 } // namespace credrotd::core

@@ -426,3 +426,42 @@ TEST_CASE("random walks never delete a key a consumer may hold", "[core][rotatio
     }
   }
 }
+
+TEST_CASE("managed keys change role with the rotation's phases", "[core][rotation][keys]")
+{
+  const auto changes = [](const Rotation& a, const Rotation& b) {
+    std::vector<std::pair<std::string, KeyState>> out;
+    for (const auto& c : key_changes(a, b)) {
+      out.emplace_back(c.access, c.state);
+    }
+    return out;
+  };
+  using V = std::vector<std::pair<std::string, KeyState>>;
+
+  Rotation none = fresh();
+  none.new_access.reset();
+  CHECK(changes(none, fresh()) == V{{"NEWKEY", KeyState::pending}});
+
+  const auto p = policy();
+  const Rotation verify = in_phase(Phase::verify);
+  const Step accepted = step(verify, Verified{VerifyResult::accepted, ""}, t0, p);
+  CHECK(changes(verify, accepted.state) ==
+        V{{"NEWKEY", KeyState::current}, {"OLDKEY", KeyState::previous}});
+
+  const Rotation deleting = in_phase(Phase::rollback_delete);
+  CHECK(changes(deleting, step(deleting, Deleted{}, t0, p).state) ==
+        V{{"NEWKEY", KeyState::retired}});
+
+  const Rotation restoring = in_phase(Phase::rollback_write);
+  CHECK(changes(restoring, step(restoring, RestoreFailed{err(Errc::io)}, t0, p).state) ==
+        V{{"NEWKEY", KeyState::previous}});
+
+  const Rotation creating = in_phase(Phase::create);
+  CHECK(changes(creating, step(creating, CreateFailed{err(Errc::forbidden), false}, t0, p).state) ==
+        V{{"NEWKEY", KeyState::retired}});
+
+  // Nothing changes while waiting or writing.
+  const Rotation writing = in_phase(Phase::write);
+  CHECK(changes(writing, step(writing, Written{}, t0, p).state).empty());
+  CHECK(key_state_from_string(to_string(KeyState::previous)) == KeyState::previous);
+}
