@@ -287,11 +287,6 @@ Result<core::Rotation> read_rotation(const Statement& st)
 
 } // namespace
 
-std::string_view to_string(WriteKind kind) noexcept
-{
-  return kind == WriteKind::write ? "write" : "restore";
-}
-
 void Store::Deleter::operator()(sqlite3* db) const noexcept
 {
   sqlite3_close_v2(db);

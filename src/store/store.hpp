@@ -4,6 +4,8 @@
 
 #include "core/error.hpp"
 #include "core/rotation.hpp"
+#include "core/state.hpp"
+#include "engine/state_port.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -24,47 +26,16 @@ using core::TimePoint;
 // ones are refused (a downgrade must not silently drop columns it does not know).
 inline constexpr int k_schema_version = 1;
 
-struct ManagedKey {
-  std::string profile;
-  std::string access;
-  core::KeyState state = core::KeyState::pending;
-  core::KeyOrigin origin = core::KeyOrigin::created;
-  std::optional<std::int64_t> rotation_id; // the rotation that created it
-  TimePoint created_at{};
-  std::optional<TimePoint> retired_at;
-};
-
-struct ProfileState {
-  std::string name;
-  std::optional<TimePoint> next_due;
-  int consecutive_failures = 0;
-  std::optional<std::int64_t> last_rotation_id;
-  std::optional<TimePoint> last_success_at;
-};
-
-enum class WriteKind { write, restore };
-
-struct ConsumerWrite {
-  std::int64_t rotation_id = 0;
-  std::string path;
-  WriteKind kind = WriteKind::write;
-  std::string access;        // the access id written (not secret)
-  std::string sha256_before; // hex of the file's content before, "" when it did not exist
-  std::string sha256_after;
-  TimePoint at{};
-};
-
-// Enumerations as counts, for metrics.
-struct OutcomeCounts {
-  std::int64_t succeeded = 0;
-  std::int64_t rolled_back = 0;
-  std::int64_t failed = 0;
-};
+using core::ConsumerWrite;
+using core::ManagedKey;
+using core::OutcomeCounts;
+using core::ProfileState;
+using core::WriteKind;
 
 // One SQLite database file. Not thread-safe: owned by the daemon's single loop thread.
 // Every mutating call is one transaction, committed with synchronous=FULL before it returns,
 // so a state the caller saw stored survives a crash or power loss.
-class Store {
+class Store final : public engine::StatePort {
 public:
   enum class Mode { read_write, read_only };
 
@@ -79,7 +50,7 @@ public:
 
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
-  ~Store();
+  ~Store() override;
 
   const std::filesystem::path& path() const noexcept { return m_path; }
   int schema_version() const;
@@ -88,18 +59,19 @@ public:
 
   // Inserts a new rotation (its id is assigned and returned) with its key changes.
   // Fails with `conflict` if the profile already has a running rotation.
-  Result<std::int64_t> insert_rotation(const core::Rotation& rotation);
+  Result<std::int64_t> insert_rotation(const core::Rotation& rotation) override;
 
   // Replaces the stored row of `rotation.id` and applies `changes`, in one transaction. Also
   // appends to the transition log when the phase changed.
-  Status save_rotation(const core::Rotation& rotation, const std::vector<core::KeyChange>& changes);
+  Status save_rotation(const core::Rotation& rotation,
+                       const std::vector<core::KeyChange>& changes) override;
 
-  Result<std::optional<core::Rotation>> rotation(std::int64_t id) const;
-  Result<std::vector<core::Rotation>> unfinished_rotations() const;
+  Result<std::optional<core::Rotation>> rotation(std::int64_t id) const override;
+  Result<std::vector<core::Rotation>> unfinished_rotations() const override;
   // Newest first; `limit` rows at most.
-  Result<std::vector<core::Rotation>> history(const std::string& profile, int limit) const;
-  Result<std::optional<core::Rotation>> running_rotation(const std::string& profile) const;
-  Result<OutcomeCounts> outcome_counts(const std::string& profile) const;
+  Result<std::vector<core::Rotation>> history(const std::string& profile, int limit) const override;
+  Result<std::optional<core::Rotation>> running_rotation(const std::string& profile) const override;
+  Result<OutcomeCounts> outcome_counts(const std::string& profile) const override;
 
   struct Transition {
     core::Phase phase;
@@ -109,21 +81,21 @@ public:
 
   // --- managed keys ---
 
-  Result<std::vector<ManagedKey>> keys(const std::string& profile) const;
+  Result<std::vector<ManagedKey>> keys(const std::string& profile) const override;
   // Inserts or updates one key's state (and retired_at when it becomes retired).
-  Status set_key(const ManagedKey& key);
+  Status set_key(const ManagedKey& key) override;
   Status set_key_state(const std::string& profile, const std::string& access, core::KeyState state,
-                       TimePoint at);
+                       TimePoint at) override;
 
   // --- profiles ---
 
-  Result<std::optional<ProfileState>> profile(const std::string& name) const;
-  Result<std::vector<ProfileState>> profiles() const;
-  Status save_profile(const ProfileState& state);
+  Result<std::optional<ProfileState>> profile(const std::string& name) const override;
+  Result<std::vector<ProfileState>> profiles() const override;
+  Status save_profile(const ProfileState& state) override;
 
   // --- consumer writes ---
 
-  Status record_write(const ConsumerWrite& write);
+  Status record_write(const ConsumerWrite& write) override;
   Result<std::vector<ConsumerWrite>> writes(std::int64_t rotation_id) const;
 
 private:
@@ -137,7 +109,5 @@ private:
   };
   std::unique_ptr<sqlite3, Deleter> m_db;
 };
-
-std::string_view to_string(WriteKind kind) noexcept;
 
 } // namespace credrotd::store
