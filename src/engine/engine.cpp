@@ -106,10 +106,31 @@ Result<std::vector<std::optional<std::string>>> read_holders(ConsumersPort& cons
   return holders;
 }
 
+namespace {
+
+// Replaces every occurrence of `secret` in `text`. A safety net: adapters never put a secret
+// in a message, but a consumer's check command is the operator's program and may print one.
+void scrub(std::string& text, std::string_view secret)
+{
+  if (secret.size() < 8) {
+    return;
+  }
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+    text.replace(at, secret.size(), "<redacted>");
+  }
+}
+
+} // namespace
+
 // Stores `next` as the run's state (with the key changes it implies) and tells the observer.
 // A failure to persist is fatal for this run: without a durable record we must not act.
-void persist(Engine* engine, Engine::Run& run, const core::Rotation& next)
+void persist(Engine* engine, Engine::Run& run, const core::Rotation& proposed)
 {
+  core::Rotation next = proposed;
+  if (run.new_secret) {
+    scrub(next.error, run.new_secret->reveal());
+    scrub(next.note, run.new_secret->reveal());
+  }
   const auto changes = core::key_changes(run.rotation, next);
   if (auto stored = engine->m_state.save_rotation(next, changes); !stored) {
     throw core::ErrorException(stored.error());
@@ -518,8 +539,11 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
       event = co_await do_write(run, state);
     } else if (std::holds_alternative<core::VerifyKey>(action)) {
       event = co_await do_verify(run);
-      if (const auto* v = std::get_if<core::Verified>(&event);
+      if (auto* v = std::get_if<core::Verified>(&event);
           v != nullptr && v->result != core::VerifyResult::accepted) {
+        if (run->new_secret) {
+          scrub(v->detail, run->new_secret->reveal());
+        }
         observer.verification_failed(run->rotation, v->detail);
       }
     } else if (std::holds_alternative<core::ReloadConsumers>(action)) {

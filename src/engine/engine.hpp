@@ -137,7 +137,7 @@ private:
   friend Task<void> acquire_slot(Engine* engine);
   friend void release_slot(Engine* engine);
   friend void finish_run(Engine* engine, const std::shared_ptr<Run>& run);
-  friend void persist(Engine* engine, Run& run, const core::Rotation& next);
+  friend void persist(Engine* engine, Run& run, const core::Rotation& proposed);
 
   void start(std::shared_ptr<Run> run, bool fresh);
   void poke_scheduler();

@@ -160,7 +160,9 @@ struct FakeConsumers final : engine::ConsumersPort {
   engine::Task<core::Status> check(std::size_t i) override
   {
     if (static_cast<int>(i) == fail_check_at) {
-      co_return core::make_error(Errc::auth_rejected, "s3cmd ls exited 77");
+      // A careless check command that prints the key it was given.
+      co_return core::make_error(Errc::auth_rejected,
+                                 "s3cmd ls exited 77: secret_key = " + files[i].secret);
     }
     co_return core::Status{};
   }
@@ -421,6 +423,9 @@ TEST_CASE("a failing consumer check rolls the rotation back", "[engine]")
   CHECK(r.outcome == core::Outcome::rolled_back);
   CHECK(r.error.find("file1: s3cmd ls exited 77") != std::string::npos);
   CHECK(w.consumers->files[1].access == "HANDMADE");
+  // The secret the check printed is scrubbed before it is stored or logged.
+  CHECK(r.error.find("secret_key = <redacted>") != std::string::npos);
+  CHECK(r.error.find("SECRET-") == std::string::npos);
 }
 
 TEST_CASE("a profile never runs two rotations at once", "[engine]")
