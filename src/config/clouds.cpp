@@ -63,12 +63,14 @@ Node merge_clouds(const Node& base, const Node& update)
 {
   Node out = base.clone();
   for (const auto& entry : update.entries) {
-    Node* existing = out.find(entry.key);
+    // A key already in `base` keeps base's position for messages (clouds.yaml, not secure.yaml).
+    const yaml::Entry* existing = base.find_entry(entry.key);
+    const Mark key_mark = existing != nullptr ? existing->key_mark : entry.key_mark;
     if (entry.value.kind == Kind::mapping && existing != nullptr &&
-        existing->kind == Kind::mapping) {
-      out.set(entry.key, merge_clouds(*existing, entry.value), entry.key_mark);
+        existing->value.kind == Kind::mapping) {
+      out.set(entry.key, merge_clouds(existing->value, entry.value), key_mark);
     } else {
-      out.set(entry.key, entry.value.clone(), entry.key_mark);
+      out.set(entry.key, entry.value.clone(), key_mark);
     }
   }
   return out;
@@ -272,8 +274,12 @@ private:
       m_warnings->push_back(subject() + ": " + std::move(text));
     }
   }
+  // " (file:line:column)" of a node; nothing for the environment, where field() says it all.
   std::string at(const Node& node) const
   {
+    if (node.mark.origin == k_origin_env) {
+      return {};
+    }
     const std::string place = m_locate(node.mark);
     return place.empty() ? std::string() : " (" + place + ")";
   }

@@ -651,8 +651,11 @@ std::optional<std::string> python_float_text(std::string_view text)
   return python_float_repr(sign * number);
 }
 
-std::optional<TextPosition> find_refused_tab(std::string_view text)
+std::optional<Refusal> find_refusal(std::string_view text)
 {
+  static constexpr std::string_view k_tab =
+      "tab character; YAML allows only spaces here (the openstack CLI refuses it too: \"found "
+      "character '\\t' that cannot start any token\")";
   std::size_t i = 0;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") {
     i = 3;
@@ -664,8 +667,8 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
   bool in_block_scalar = false;
   std::size_t block_parent_indent = 0;
 
-  const auto position = [&](std::size_t at) {
-    return TextPosition{line, static_cast<std::uint32_t>(at - line_start + 1)};
+  const auto tab_at = [&](std::size_t at) {
+    return Refusal{line, static_cast<std::uint32_t>(at - line_start + 1), std::string(k_tab)};
   };
   const auto take_break = [&]() {
     if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
@@ -711,7 +714,7 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
       continue;
     }
     if (c == '\t') {
-      return position(i);
+      return tab_at(i);
     }
     if (c == '#') {
       skip_to_break();
@@ -723,6 +726,10 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
     }
     // A token starts here.
     if (c == '\'' || c == '"') {
+      const Refusal unclosed{line, static_cast<std::uint32_t>(i - line_start + 1),
+                             "this quoted string is never closed (the openstack CLI refuses it "
+                             "too: \"found unexpected end of stream\")"};
+      bool closed = false;
       ++i;
       while (i < text.size()) {
         if (is_break(text[i])) {
@@ -739,9 +746,13 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
             continue;
           }
           ++i;
+          closed = true;
           break;
         }
         ++i;
+      }
+      if (!closed) {
+        return unclosed;
       }
       continue;
     }
@@ -755,7 +766,7 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
         ++i;
       }
       if (i < text.size() && text[i] == '\t') {
-        return position(i);
+        return tab_at(i);
       }
       block_parent_indent = line_indent();
       in_block_scalar = true;
@@ -805,7 +816,7 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
         break;
       }
       if (d == '\t') {
-        return position(i);
+        return tab_at(i);
       }
       if (d == ' ' && i + 1 < text.size() && text[i + 1] == '#') {
         break;
@@ -825,10 +836,8 @@ std::optional<TextPosition> find_refused_tab(std::string_view text)
 
 core::Result<Node> parse(std::string_view text, std::string_view file_name, std::uint8_t origin)
 {
-  if (const auto tab = find_refused_tab(text)) {
-    return parse_error(file_name, tab->line, tab->column,
-                       "tab character; YAML allows only spaces here (the openstack CLI "
-                       "refuses it too: \"found character '\\t' that cannot start any token\")");
+  if (const auto refusal = find_refusal(text)) {
+    return parse_error(file_name, refusal->line, refusal->column, refusal->message);
   }
   std::vector<YAML::Node> documents;
   try {

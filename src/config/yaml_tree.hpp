@@ -86,11 +86,14 @@ core::Result<Node> parse(std::string_view text, std::string_view file_name, std:
 std::optional<std::string> python_int_text(std::string_view text);
 std::optional<std::string> python_float_text(std::string_view text);
 
-// The position (1-based line, column) of the first tab PyYAML would refuse, if any.
-struct TextPosition {
+// Two things yaml-cpp accepts but PyYAML (and so the openstack CLI) refuses: a tab where a
+// token may start, and a quoted string never closed. The first one found, if any, with its
+// 1-based position and the message parse() reports.
+struct Refusal {
   std::uint32_t line = 0;
   std::uint32_t column = 0;
+  std::string message;
 };
-std::optional<TextPosition> find_refused_tab(std::string_view text);
+std::optional<Refusal> find_refusal(std::string_view text);
 
 } // namespace credrotd::config::yaml
