@@ -32,36 +32,69 @@ constexpr std::size_t k_max_errors = 50;
 
 class Diagnostics {
 public:
+  // Messages are sorted by position at the end: files in the order given here, then line and
+  // column, so the operator reads them top to bottom whatever pass found them.
+  explicit Diagnostics(std::vector<std::string> file_order) : m_file_order(std::move(file_order)) {}
+
   void error(const core::SourceLocation& where, std::string message)
   {
-    if (m_errors.size() < k_max_errors) {
-      m_errors.push_back(where.to_string() + ": " + std::move(message));
-    } else {
-      m_truncated = true;
-    }
+    m_errors.push_back(Message{where, where.to_string() + ": " + std::move(message)});
   }
   void warning(const core::SourceLocation& where, std::string message)
   {
-    m_warnings.push_back(where.to_string() + ": " + std::move(message));
+    m_warnings.push_back(Message{where, where.to_string() + ": " + std::move(message)});
   }
   bool failed() const { return !m_errors.empty(); }
-  core::Error to_error(core::Errc code) const
+  core::Error to_error(core::Errc code)
   {
+    sort(m_errors);
     std::string message;
-    for (const auto& line : m_errors) {
-      message += (message.empty() ? "" : "\n") + line;
+    for (std::size_t i = 0; i < m_errors.size() && i < k_max_errors; ++i) {
+      message += (message.empty() ? "" : "\n") + m_errors[i].text;
     }
-    if (m_truncated) {
-      message += "\n(more errors not shown)";
+    if (m_errors.size() > k_max_errors) {
+      message += "\n(" + std::to_string(m_errors.size() - k_max_errors) + " more errors)";
     }
     return core::make_error(code, std::move(message));
   }
-  std::vector<std::string> take_warnings() { return std::move(m_warnings); }
+  std::vector<std::string> take_warnings()
+  {
+    sort(m_warnings);
+    std::vector<std::string> out;
+    for (auto& warning : m_warnings) {
+      out.push_back(std::move(warning.text));
+    }
+    return out;
+  }
 
 private:
-  std::vector<std::string> m_errors;
-  std::vector<std::string> m_warnings;
-  bool m_truncated = false;
+  struct Message {
+    core::SourceLocation where;
+    std::string text;
+  };
+
+  void sort(std::vector<Message>& messages) const
+  {
+    const auto rank = [this](const std::string& file) {
+      const auto it = std::find(m_file_order.begin(), m_file_order.end(), file);
+      return static_cast<std::size_t>(it - m_file_order.begin());
+    };
+    std::stable_sort(messages.begin(), messages.end(), [&](const Message& a, const Message& b) {
+      const auto ra = rank(a.where.file);
+      const auto rb = rank(b.where.file);
+      if (ra != rb) {
+        return ra < rb;
+      }
+      if (a.where.line != b.where.line) {
+        return a.where.line < b.where.line;
+      }
+      return a.where.column < b.where.column;
+    });
+  }
+
+  std::vector<std::string> m_file_order;
+  std::vector<Message> m_errors;
+  std::vector<Message> m_warnings;
 };
 
 core::SourceLocation location_of(const std::string& file, const toml::source_region& region)
@@ -1316,7 +1349,10 @@ void apply_settings(Reader& reader, const toml::table& table, core::ProfileSetti
       std::string hint;
       if (contains(k_consumer_keys, key)) {
         hint = key + " is a consumer option; put it in a [[profile.NAME.consumer]] table";
-      } else if (contains(k_auth_keys, key) || key == "password" || key == "token") {
+      } else if (key == "password" || key == "token" || key == "application_credential_secret") {
+        hint = "secrets are not written in credrotd.toml; use " + key +
+               "_file in [profile.NAME.auth], or a clouds.yaml cloud with secure.yaml";
+      } else if (contains(k_auth_keys, key)) {
         hint = key + " is an auth option; put it in [profile.NAME.auth] (or use a clouds.yaml "
                      "cloud)";
       } else if (contains(k_daemon_keys, key)) {
@@ -1375,18 +1411,20 @@ std::optional<core::Profile> build_profile(Diagnostics& diagnostics, const Defau
 
   // Identity: exactly one of cloud / [profile.NAME.auth]; a default cloud yields to inline auth.
   if (auth_node != nullptr) {
-    if (own_cloud && !profile.cloud.empty()) {
+    if (own_cloud && !profile.cloud.empty() && auth_node->is_table()) {
       diagnostics.error(at("cloud"),
                         section + ": set either cloud or [profile." + name + ".auth], not both");
     }
     profile.cloud.clear();
     profile.inline_auth = parse_inline_auth(diagnostics, file, name, *auth_node);
-  } else if (profile.cloud.empty()) {
+  } else if (profile.cloud.empty() &&
+             (source.table->get("cloud") == nullptr || source.table->get("cloud")->is_string())) {
     diagnostics.error(profile.location,
                       section + ": add cloud = \"NAME\" (a cloud in clouds.yaml) or a [profile." +
                           name + ".auth] table");
   }
-  if (profile.s3_endpoint.empty()) {
+  // An s3_endpoint that was written but invalid has been reported already.
+  if (profile.s3_endpoint.empty() && where.count("s3_endpoint") == 0) {
     diagnostics.error(profile.location, section + ": add s3_endpoint = \"https://s3.example.org\"");
   }
   const bool needs_bucket = std::find(profile.checks.begin(), profile.checks.end(),
@@ -1494,7 +1532,11 @@ std::string sanitized_parse_error(const toml::parse_error& error, std::string_vi
 core::Result<LoadedConfig> parse_config(const std::vector<ConfigDocument>& documents,
                                         const LoadOptions& options)
 {
-  Diagnostics diagnostics;
+  std::vector<std::string> file_order;
+  for (const auto& document : documents) {
+    file_order.push_back(document.path);
+  }
+  Diagnostics diagnostics(std::move(file_order));
   std::vector<toml::table> tables(documents.size());
   for (std::size_t i = 0; i < documents.size(); ++i) {
     try {
