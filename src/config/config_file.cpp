@@ -1371,7 +1371,6 @@ void apply_settings(Reader& reader, const toml::table& table, core::ProfileSetti
 struct ProfileSource {
   std::string name;
   const toml::table* table;
-  const toml::key* key;
   const ConfigDocument* document;
 };
 
@@ -1657,7 +1656,7 @@ core::Result<LoadedConfig> parse_config(const std::vector<ConfigDocument>& docum
                     "; profile names must be unique across all files");
             continue;
           }
-          sources.push_back(ProfileSource{name, table, pkey_ptr, &document});
+          sources.push_back(ProfileSource{name, table, &document});
         }
       } else {
         std::string hint;
@@ -1828,6 +1827,11 @@ core::Result<core::CloudAuth> profile_auth(const core::Profile& profile, const C
                                            std::vector<std::string>* warnings)
 {
   if (profile.inline_auth) {
+    // CloudAuth cannot be copied (Secret); this copies it member by member. The structured
+    // binding stops the build when CloudAuth gains or loses a member: copy the new one here.
+    [[maybe_unused]] const auto& [m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15,
+                                  m16, m17, m18, m19, m20, m21, m22, m23] =
+        profile.inline_auth->auth;
     const core::CloudAuth& from = profile.inline_auth->auth;
     core::CloudAuth copy;
     copy.name = from.name;

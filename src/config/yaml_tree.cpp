@@ -2,18 +2,15 @@
 // yaml-cpp's parse, then PyYAML's safe_load rules on top: YAML 1.1 scalars, merge keys, tabs.
 #include "config/yaml_tree.hpp"
 
-// g++ 12 reports -Wdangling-pointer false positives inside yaml-cpp 0.7's node/impl.h after
-// inlining (the temporaries it sees are kept alive by the shared memory holder).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdangling-pointer"
 #include <yaml-cpp/yaml.h>
-#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <istream>
 #include <regex>
+#include <streambuf>
 
 namespace credrotd::config::yaml {
 
@@ -374,14 +371,16 @@ private:
     // the last duplicate wins and keeps the first one's position.
     std::vector<Entry> merged;
     std::vector<Entry> explicit_entries;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& key = it->first;
+    for (const auto& pair : node) {
+      // Copies: Node is a handle, and `it->first` would refer into a temporary proxy.
+      const YAML::Node key = pair.first;
+      const YAML::Node child = pair.second;
       const Mark key_mark = to_mark(key.Mark(), mark);
       if (!key.IsScalar()) {
         return parse_error(m_file, key_mark.line, key_mark.column,
                            "mapping keys must be plain strings");
       }
-      CREDROTD_TRY_ASSIGN(auto value, convert(it->second, key_mark, depth + 1));
+      CREDROTD_TRY_ASSIGN(auto value, convert(child, key_mark, depth + 1));
       if (key.Tag() == "?" && key.Scalar() == "<<") {
         if (value.kind == Kind::mapping) {
           for (auto& entry : value.entries) {
@@ -423,6 +422,17 @@ private:
   std::string_view m_file;
   std::uint8_t m_origin;
   std::size_t m_count = 0;
+};
+
+// A read-only streambuf over a string_view, so yaml-cpp can read text without copying it.
+class ViewBuffer : public std::streambuf {
+public:
+  explicit ViewBuffer(std::string_view text)
+  {
+    // streambuf's get area is char*, but nothing writes through it (no putback area is used).
+    char* begin = const_cast<char*>(text.data());
+    setg(begin, begin, begin + text.size());
+  }
 };
 
 } // namespace
@@ -841,7 +851,11 @@ core::Result<Node> parse(std::string_view text, std::string_view file_name, std:
   }
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    // Read the caller's buffer in place rather than through another full copy of a file that
+    // may hold passwords. (yaml-cpp's own scanner buffers and nodes are not wiped: a limit.)
+    ViewBuffer buffer(text);
+    std::istream in(&buffer);
+    documents = YAML::LoadAll(in);
   } catch (const YAML::Exception& error) {
     const auto line = error.mark.is_null() ? 0 : error.mark.line + 1;
     const auto column = error.mark.is_null() ? 0 : error.mark.column + 1;

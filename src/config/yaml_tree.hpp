@@ -79,6 +79,8 @@ struct Entry {
 // keys `<<`, last duplicate key wins, tabs refused where PyYAML refuses them, one document
 // only, BOM and CRLF accepted). An empty document is a null node.
 // Errors: Errc::parse, "FILE:LINE:COLUMN: what is wrong"; the message never quotes a value.
+// The tree's scalars are wiped when freed; yaml-cpp's internal copies made while parsing are
+// not (a known limit: secure.yaml's secrets pass through them).
 core::Result<Node> parse(std::string_view text, std::string_view file_name, std::uint8_t origin);
 
 // Python's str() of the number a plain YAML 1.1 scalar denotes, or nullopt when `text`

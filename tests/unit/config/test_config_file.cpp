@@ -1049,7 +1049,7 @@ TEST_CASE("inline-auth secrets are read from files that only the owner can read"
                                      secret_path);
 }
 
-TEST_CASE("--check-config resolves every profile's cloud", "[config][toml][clouds]")
+TEST_CASE("the check-config step resolves every profile's cloud", "[config][toml][clouds]")
 {
   const auto loaded = parse_ok(k_minimal + R"(
 [profile.noscope]
@@ -1103,4 +1103,26 @@ path = "/d"
             "c.toml:24:1: profile \"missing\" (cloud = \"nosuch\"): cloud 'nosuch' was not found "
             "(clouds defined: c, unscoped); clouds file: /etc/openstack/clouds.yaml, secure file: "
             "/etc/openstack/secure.yaml"});
+}
+
+TEST_CASE("a profile defined twice in one file is a TOML error at the second header",
+          "[config][toml]")
+{
+  auto result = config::parse_config_text(k_minimal + "[profile.p]\n", "c.toml");
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().code == core::Errc::parse);
+  CHECK_THAT(result.error().message,
+             Catch::StartsWith("c.toml:8:1: invalid TOML: ") &&
+                 Catch::Contains("cannot redefine existing table 'profile.p'"));
+}
+
+TEST_CASE("consumers may also be written as an inline array of tables", "[config][toml]")
+{
+  const auto loaded = parse_ok("[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
+                               "consumer = [\n  { type = \"s3cmd\", path = \"/a\" },\n"
+                               "  { type = \"rclone\", path = \"/b\", remote = \"r\" },\n]\n");
+  const auto& consumers = only_profile(loaded).consumers;
+  REQUIRE(consumers.size() == 2);
+  CHECK(consumers[0].location.to_string() == "c.toml:5:3");
+  CHECK(consumers[1].rclone_remote == "r");
 }
