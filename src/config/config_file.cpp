@@ -1442,9 +1442,11 @@ std::optional<core::Profile> build_profile(Diagnostics& diagnostics, const Defau
                           "use addressing = \"path\" or a lower-case DNS-style name");
   }
   if (profile.jitter >= profile.interval) {
-    diagnostics.error(at("jitter"), section + ": jitter (" + format_duration(profile.jitter) +
-                                        ") must be shorter than interval (" +
-                                        format_duration(profile.interval) + ")");
+    // Point at the key the operator wrote: jitter if set, else interval.
+    diagnostics.error(at(where.count("jitter") != 0 ? "jitter" : "interval"),
+                      section + ": jitter (" + format_duration(profile.jitter) +
+                          ") must be shorter than interval (" + format_duration(profile.interval) +
+                          ")");
   }
   if (profile.insecure) {
     diagnostics.warning(at("insecure"),

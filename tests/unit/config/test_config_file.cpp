@@ -836,7 +836,7 @@ TEST_CASE("cross-field rules: jitter, bucket, virtual addressing", "[config][tom
   CHECK(errors(k_minimal + "[defaults]\ninterval = \"1h\"\njitter = \"1h\"\n") ==
         "c.toml:10:10: [profile.p]: jitter (1h) must be shorter than interval (1h)");
   CHECK(errors(k_minimal + "[defaults]\ninterval = \"30m\"\n") ==
-        "c.toml:1:1: [profile.p]: jitter (1h) must be shorter than interval (30m)");
+        "c.toml:9:12: [profile.p]: jitter (1h) must be shorter than interval (30m)");
   CHECK(errors("[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
                "checks = [\"list-buckets\", \"probe\"]\n"
                "[[profile.p.consumer]]\ntype = \"s3cmd\"\npath = \"/a\"\n") ==
