@@ -614,7 +614,7 @@ TEST_CASE("the search path is the openstack CLI's", "[config][clouds]")
         std::vector<std::string>{"/etc/credrotd/clouds.yaml"});
 }
 
-TEST_CASE("only the first existing clouds file is read; secure.yaml is searched apart",
+TEST_CASE("only the first existing clouds file is read and secure.yaml is searched apart",
           "[config][clouds]")
 {
   test::TempDir dir;

@@ -369,7 +369,7 @@ template = "/etc/credrotd/templates/app.tmpl"
   CHECK(consumers[4].location.to_string() == "c.toml:22:1");
 }
 
-TEST_CASE("[defaults] applies to every profile; a profile's own keys win", "[config][toml]")
+TEST_CASE("defaults apply to every profile and a profile's own keys win", "[config][toml]")
 {
   const auto loaded = parse_ok(R"([defaults]
 cloud = "shared"
@@ -887,7 +887,7 @@ path = "/b"
                                  "to rotate"});
 }
 
-TEST_CASE("TOML syntax errors name the position; inline secrets are never quoted", "[config][toml]")
+TEST_CASE("TOML syntax errors name the position and never quote an inline secret", "[config][toml]")
 {
   auto result = config::parse_config_text("[daemon]\nmax_concurrent = = 4\n", "c.toml");
   REQUIRE_FALSE(result.has_value());
@@ -926,7 +926,8 @@ TEST_CASE("profiles and consumer paths are unique across all files", "[config][t
             "writes too; two consumers must not write the same file"});
 }
 
-TEST_CASE("drop-ins may set [daemon] and [defaults]; the later file wins per key", "[config][toml]")
+TEST_CASE("drop-ins may set daemon and defaults keys and the later file wins per key",
+          "[config][toml]")
 {
   std::vector<config::ConfigDocument> documents{
       {"main.toml",

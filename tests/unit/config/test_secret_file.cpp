@@ -25,7 +25,7 @@ std::string failure(const std::string& path, core::Errc code)
 
 } // namespace
 
-TEST_CASE("a secret file holds one line; one trailing line end is dropped", "[config][secret]")
+TEST_CASE("a secret file holds one line and one trailing line end is dropped", "[config][secret]")
 {
   test::TempDir dir;
   for (const auto* ending : {"", "\n", "\r\n"}) {
