@@ -583,7 +583,7 @@ const std::array<SettingKey, 20> k_setting_keys{{
     {"create_method",
      [](Reader& r, const toml::node& n, core::ProfileSettings& s) {
        if (auto v = r.choice(n, k_create_names)) {
-         s.create_method = static_cast<core::CreateMethod>(*v);
+         s.create_method = static_cast<core::CreateMethodChoice>(*v);
        }
      }},
     {"confirm_retire",

@@ -46,7 +46,7 @@ enum class VerifyCheck {
 };
 
 // How the new credential is made in Keystone.
-enum class CreateMethod {
+enum class CreateMethodChoice {
   auto_,       // /v3/credentials with a locally generated key; OS-EC2 if policy forbids it
   credentials, // only /v3/credentials
   os_ec2,      // only POST /v3/users/{id}/credentials/OS-EC2
@@ -127,7 +127,7 @@ struct ProfileSettings {
   std::chrono::seconds grace{std::chrono::minutes(15)};
   std::chrono::seconds verify_timeout{std::chrono::minutes(2)};
   std::chrono::seconds keystone_timeout{std::chrono::seconds(60)};
-  CreateMethod create_method = CreateMethod::auto_;
+  CreateMethodChoice create_method = CreateMethodChoice::auto_;
   bool confirm_retire = true;
   bool enabled = true;
 };
@@ -235,14 +235,14 @@ constexpr std::string_view to_string(Addressing addressing) noexcept
   return addressing == Addressing::path ? "path" : "virtual";
 }
 
-constexpr std::string_view to_string(CreateMethod method) noexcept
+constexpr std::string_view to_string(CreateMethodChoice method) noexcept
 {
   switch (method) {
-  case CreateMethod::auto_:
+  case CreateMethodChoice::auto_:
     return "auto";
-  case CreateMethod::credentials:
+  case CreateMethodChoice::credentials:
     return "credentials";
-  case CreateMethod::os_ec2:
+  case CreateMethodChoice::os_ec2:
     return "os-ec2";
   }
   return "?";

@@ -197,7 +197,7 @@ TEST_CASE("built-in defaults apply when a key is not written", "[config][toml]")
   CHECK(p.grace == minutes(15));
   CHECK(p.verify_timeout == minutes(2));
   CHECK(p.keystone_timeout == seconds(60));
-  CHECK(p.create_method == core::CreateMethod::auto_);
+  CHECK(p.create_method == core::CreateMethodChoice::auto_);
   CHECK(p.confirm_retire);
   CHECK(p.enabled);
 
@@ -297,7 +297,7 @@ run_timeout = 5
   CHECK(p.grace == seconds(0));
   CHECK(p.verify_timeout == minutes(5));
   CHECK(p.keystone_timeout == seconds(30));
-  CHECK(p.create_method == core::CreateMethod::os_ec2);
+  CHECK(p.create_method == core::CreateMethodChoice::os_ec2);
   CHECK_FALSE(p.confirm_retire);
   CHECK_FALSE(p.enabled);
 
