@@ -328,8 +328,7 @@ core::Result<Content> create(const Options& options, std::string_view access_id,
                              const core::Secret& secret)
 {
   CREDROTD_TRY(check_profile_name(options.profile));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   return text::concat({"[", options.profile, "]\n", k_access, " = ", access_id, "\n", k_secret,
                        " = ", secret.reveal(), "\n"});
 }
@@ -338,8 +337,7 @@ core::Result<Content> render(const Source& source, const Options& options,
                              std::string_view access_id, const core::Secret& secret)
 {
   CREDROTD_TRY(check_profile_name(options.profile));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   CREDROTD_TRY_ASSIGN(const ProfileView view, find_profile(source, parsed, options));
   const std::string_view t = source.text;

@@ -343,8 +343,7 @@ core::Result<Content> create(const Options& options, std::string_view access_id,
 {
   CREDROTD_TRY(check_variable_name("access_key_var", options.access_key_var));
   CREDROTD_TRY(check_variable_name("secret_key_var", options.secret_key_var));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   return text::concat({options.access_key_var, "=", access_id, "\n", options.secret_key_var, "=",
                        secret.reveal(), "\n"});
 }
@@ -354,8 +353,7 @@ core::Result<Content> render(const Source& source, const Options& options,
 {
   CREDROTD_TRY(check_variable_name("access_key_var", options.access_key_var));
   CREDROTD_TRY(check_variable_name("secret_key_var", options.secret_key_var));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   CREDROTD_TRY_ASSIGN(const Ours ours, find_ours(source, parsed, options));
   const std::string_view t = source.text;

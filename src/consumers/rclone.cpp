@@ -310,8 +310,7 @@ core::Result<Content> render(const Source& source, const Options& options,
                              std::string_view access_id, const core::Secret& secret)
 {
   CREDROTD_TRY(check_remote_name(options.remote));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   CREDROTD_TRY_ASSIGN(const RemoteView view, find_remote(source, parsed, options.remote));
   if (!view.exists) {

@@ -186,8 +186,7 @@ core::Result<std::optional<FoundKey>> read(const Source& source)
 core::Result<Content> render(const Source& source, const Options& options,
                              std::string_view access_id, const core::Secret& secret)
 {
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   const std::string_view t = source.text;
   for (std::size_t s = 0; s < 2; ++s) {

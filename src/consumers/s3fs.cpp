@@ -229,8 +229,7 @@ core::Result<Content> create(const Options& options, std::string_view access_id,
                              const core::Secret& secret)
 {
   CREDROTD_TRY(check_bucket_name(options.bucket));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   Content out = line_for(options.bucket, access_id, secret.reveal());
   out += '\n';
   return out;
@@ -240,8 +239,7 @@ core::Result<Content> render(const Source& source, const Options& options,
                              std::string_view access_id, const core::Secret& secret)
 {
   CREDROTD_TRY(check_bucket_name(options.bucket));
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   CREDROTD_TRY_ASSIGN(const Effective e, effective(source, parsed, options.bucket));
   const std::string_view t = source.text;

@@ -125,8 +125,7 @@ struct Matcher {
 core::Result<Content> render(const Source& tmpl, std::string_view access_id,
                              const core::Secret& secret)
 {
-  CREDROTD_TRY(text::check_key_value("the access id", access_id, true));
-  CREDROTD_TRY(text::check_key_value("the secret", secret.reveal(), false));
+  CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const auto pieces, split(tmpl));
   Content out;
   for (const auto& piece : pieces) {

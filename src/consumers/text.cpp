@@ -363,8 +363,10 @@ Content concat(std::initializer_list<std::string_view> parts)
   return out;
 }
 
-core::Status check_key_value(std::string_view what, std::string_view value,
-                             bool show_value_in_errors)
+namespace {
+
+core::Status check_key_value(std::string_view what, std::string_view value, bool show_value,
+                             bool slash_allowed)
 {
   if (value.empty() || value.size() > 256) {
     return core::make_error(core::Errc::internal,
@@ -373,21 +375,31 @@ core::Status check_key_value(std::string_view what, std::string_view value,
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '+' || c == '/' || c == '=' || c == '.' || c == '_' || c == '-';
+                    c == '+' || c == '=' || c == '.' || c == '_' || c == '-' ||
+                    (c == '/' && slash_allowed);
     if (!ok) {
       std::string message(what);
-      if (show_value_in_errors) {
+      if (show_value) {
         message += " '";
         message += value;
         message += "'";
       }
       message += " has a character at position " + std::to_string(i + 1) +
-                 " that cannot be written unquoted into every client's file "
-                 "(allowed: A-Z a-z 0-9 + / = . _ -)";
+                 " that cannot be written unquoted into every client's file (allowed: A-Z a-z "
+                 "0-9 + = . _ -" +
+                 (slash_allowed ? " /)" : ")");
       return core::make_error(core::Errc::internal, std::move(message));
     }
   }
   return {};
+}
+
+} // namespace
+
+core::Status check_new_key(std::string_view access_id, const core::Secret& secret)
+{
+  CREDROTD_TRY(check_key_value("the new access id", access_id, true, false));
+  return check_key_value("the new secret", secret.reveal(), false, true);
 }
 
 std::string ascii_lower(std::string_view s)

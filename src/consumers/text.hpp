@@ -122,11 +122,10 @@ void remove_lines(const std::vector<Line>& lines, std::size_t first, std::size_t
 // Concatenation helpers that keep secrets in wiping buffers.
 Content concat(std::initializer_list<std::string_view> parts);
 
-// Checks that a new access id or secret can be written unquoted into every supported format:
-// 1 to 256 characters from [A-Za-z0-9+/=._-]. `what` names the value; the message never
-// shows a secret.
-core::Status check_key_value(std::string_view what, std::string_view value,
-                             bool show_value_in_errors);
+// Checks that a new key can be written unquoted into every supported format: 1 to 256
+// characters from [A-Za-z0-9+/=._-], and no '/' in the access id (SigV4 puts it in the
+// '/'-separated credential scope). Errc::internal; the message never shows the secret.
+core::Status check_new_key(std::string_view access_id, const core::Secret& secret);
 
 // ASCII lowercase copy.
 std::string ascii_lower(std::string_view s);

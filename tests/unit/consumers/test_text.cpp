@@ -94,13 +94,16 @@ TEST_CASE("whitespace follows each client's definition", "[consumers]")
 
 TEST_CASE("new key values must be writable unquoted everywhere", "[consumers]")
 {
-  CHECK(text::check_key_value("the access id", "0123456789abcdef0123456789abcdef", true));
-  CHECK(text::check_key_value("the secret", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY=", false));
-  CHECK_FALSE(text::check_key_value("the secret", "", false));
-  const auto bad = text::check_key_value("the secret", "abc def", false);
+  using credrotd::core::Secret;
+  CHECK(text::check_new_key("0123456789abcdef0123456789abcdef", Secret("fedcba9876543210")));
+  CHECK(text::check_new_key("AKIA.x_y-z+=", Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY=")));
+  CHECK_FALSE(text::check_new_key("ak", Secret("")));
+  CHECK_FALSE(text::check_new_key("", Secret("s")));
+  const auto bad = text::check_new_key("ak", Secret("abc def"));
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("abc") == std::string::npos);
-  CHECK_FALSE(text::check_key_value("the access id", "a:b", true));
-  CHECK_FALSE(text::check_key_value("the access id", "a$b", true));
-  CHECK_FALSE(text::check_key_value("the access id", "a\"b", true));
+  CHECK_FALSE(text::check_new_key("a/b", Secret("s"))); // SigV4 credential scope separator
+  CHECK_FALSE(text::check_new_key("a:b", Secret("s")));
+  CHECK_FALSE(text::check_new_key("a$b", Secret("s")));
+  CHECK_FALSE(text::check_new_key("a\"b", Secret("s")));
 }
