@@ -262,10 +262,15 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
                              const OpenedFile* old, std::string_view content, mode_t mode)
 {
   const std::string prefix = temp_file_prefix(r.name);
+  const uid_t uid = old != nullptr ? old->st.st_uid : r.actor.uid;
+  const gid_t gid = old != nullptr ? old->st.st_gid : r.dir_stat.st_gid;
+  // Created as the directory's owner with the file's group as file-system gid, the temp file
+  // usually has its final owner and group already and needs no CAP_CHOWN.
+  const detail::Identity creator{r.actor.uid, gid};
   std::string temp_name;
   UniqueFd temp;
   {
-    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(r.actor));
+    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(creator));
     for (int attempt = 0; attempt < 16 && !temp; ++attempt) {
       CREDROTD_TRY_ASSIGN(const std::string suffix, random_suffix());
       temp_name = prefix + suffix;
@@ -286,7 +291,7 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
   // Owner, group and mode before the content, so the secret never sits in a file that is
   // more open than the target will be.
   {
-    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(r.actor));
+    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(creator));
     if (old != nullptr) {
       std::array<char, 4096> acl{};
       const ssize_t n = ::fgetxattr(old->fd.get(), k_acl_xattr, acl.data(), acl.size());
@@ -299,8 +304,6 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
       return os_error("cannot set the mode of", temp_path, errno);
     }
   }
-  const uid_t uid = old != nullptr ? old->st.st_uid : r.actor.uid;
-  const gid_t gid = old != nullptr ? old->st.st_gid : r.dir_stat.st_gid;
   struct stat temp_st {};
   if (::fstat(temp.get(), &temp_st) != 0) {
     return os_error("cannot stat", temp_path, errno);
