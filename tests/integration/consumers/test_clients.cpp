@@ -260,6 +260,7 @@ TEST_CASE("clients: s3fs mounts a bucket with exactly the new key", "[clients][s
   REQUIRE(wait_until([&] { return exists(port_file); }, std::chrono::seconds(20)));
   const std::string port = read_file(port_file);
   make_dir(dir / "mnt", 0755);
+  dir.track_mount(dir / "mnt");
   {
     Background s3fs({"/usr/bin/s3fs", "probe", dir / "mnt", "-f", "-o", "passwd_file=" + spec.path,
                      "-o", "url=http://127.0.0.1:" + port, "-o", "use_path_request_style", "-o",
@@ -581,6 +582,7 @@ TEST_CASE("clients: s3fs mounts with the new key from generated passwd files",
   REQUIRE(wait_until([&] { return exists(port_file); }, std::chrono::seconds(20)));
   const std::string port = read_file(port_file);
   make_dir(dir / "mnt", 0755);
+  dir.track_mount(dir / "mnt");
   for (std::size_t i = 0; i < batch.files.size(); ++i) {
     const Generated& file = batch.files[i];
     INFO("input:\n" << file.input);

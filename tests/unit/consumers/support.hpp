@@ -30,6 +30,8 @@ public:
 
   // Mounts a tmpfs of `size_kib` KiB on `dir` (created), unmounted by the destructor.
   void mount_tmpfs(const std::string& dir, std::size_t size_kib);
+  // Unmounts `dir` (lazily) on destruction, e.g. a FUSE mount a test started.
+  void track_mount(const std::string& dir) { m_mounts.push_back(dir); }
   // Remounts a tmpfs mounted by mount_tmpfs() read-only.
   void remount_read_only(const std::string& dir);
 
