@@ -65,6 +65,8 @@ public:
   BusBridge& operator=(const BusBridge&) = delete;
 
   // Registers the bus fd with the loop and processes whatever is already pending. Idempotent.
+  // Check running() afterwards: if the fd cannot be watched, the bridge fails as described
+  // above (failure() set, handler called).
   void start();
   // Stops driving the connection; the fd is released, not closed.
   void stop() noexcept;
