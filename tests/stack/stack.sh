@@ -356,7 +356,8 @@ setup_keystone() {
   # WAL: readers no longer block the writer, which several uwsgi workers need ("database is
   # locked" otherwise). The mode is stored in the database file, set here before any table.
   sqlite3 "$ks/keystone.db" 'PRAGMA journal_mode=WAL;' >/dev/null
-  OS_BOOTSTRAP_PASSWORD=$ADMIN_PASSWORD "$PY" "$HERE/keystone_manage.py" \
+  # exec: the background job's PID is keystone_manage.py's, for on_start_exit.
+  OS_BOOTSTRAP_PASSWORD=$ADMIN_PASSWORD exec "$PY" "$HERE/keystone_manage.py" \
     --done "$STACK_DIR/run/keystone-manage" "$ks/keystone.conf" \
     "db_sync+fernet_setup $owner+credential_setup $owner" \
     "bootstrap --bootstrap-username admin --bootstrap-project-name admin \
@@ -577,8 +578,11 @@ EOF
 
 on_start_exit() {
   if (($1 != 0)); then
+    if [[ -n ${SETUP_PID:-} ]]; then
+      kill -TERM "$SETUP_PID" 2>/dev/null || true
+    fi
     stop_recorded "$STACK_DIR"
-    say "start failed; logs are in $STACK_DIR/logs"
+    say "start failed; logs are in $STACK_DIR/logs" >&2
   fi
 }
 
@@ -665,6 +669,7 @@ cmd_start() {
   mkdir -p "$STACK_DIR/keystone/policy.d"
   setup_keystone >>"$STACK_DIR/logs/keystone-manage.log" 2>&1 &
   local setup_pid=$!
+  SETUP_PID=$setup_pid
 
   make_tls
   write_swift_conf
@@ -690,6 +695,12 @@ cmd_start() {
   done
 
   local tls=$STACK_DIR/tls
+  # One worker: Keystone's own entry point. Several: the same application with its writing
+  # requests serialised (keystone_wsgi_serial.py says why).
+  local app=/usr/bin/keystone-wsgi-public
+  if ((workers > 1)); then
+    app=$HERE/keystone_wsgi_serial.py
+  fi
   # --add-header "Connection: close": uwsgi's http(s) sockets close the connection after each
   # response without saying so, which breaks keep-alive clients on their second request.
   # --lazy-apps: each worker opens its own database connections after the fork.
@@ -702,10 +713,12 @@ cmd_start() {
     --add-header "Connection: close" \
     --skip-atexit-teardown --worker-reload-mercy 5 \
     --env "OS_KEYSTONE_CONFIG_FILES=$STACK_DIR/keystone/keystone.conf" \
-    --wsgi-file /usr/bin/keystone-wsgi-public \
+    --env "CREDROTD_KEYSTONE_LOCK=$STACK_DIR/run/keystone-write.lock" \
+    --wsgi-file "$app" \
     --procname-prefix-spaced "credrotd-stack"
 
   wait "$setup_pid" || fail keystone-manage "keystone-manage bootstrap failed"
+  SETUP_PID=""
 
   local ks_http=http://127.0.0.1:$KS_HTTP_PORT/v3
   local ks_https=https://127.0.0.1:$ks_https_port/v3
