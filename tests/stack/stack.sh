@@ -32,34 +32,43 @@
 # catalog: identity, object-store and s3, public, region RegionOne; two application
 # credentials of the rotator: unrestricted, and restricted (unrestricted=false, role reader).
 #
-# Keystone speed (measured numbers in the commit that added this file): one uwsgi worker
-# (default) uses the in-process cache dogpile.cache.memory_pickle with credential caching off
-# (the plain memory backend breaks on credential lookups: KeyError 'encrypted_blob'). With
-# --keystone-workers N > 1 each worker holds its own cache, and a change made through one
-# worker is not seen by the others until their entries expire (10 min). So with N > 1 the
-# regions a test may change are not cached: revoke (a revoked token, or one whose user, role
-# or application credential went away, is refused by every worker at once), assignment (a
-# removed role is gone from the next token), application_credential, credential. Tokens,
-# users, projects, roles and the catalog stay cached: token validation checks revocations
-# after the cache, and password checks always read the database. (A cache shared by all
-# workers, memcached, would make every region coherent; it is not among the packages.)
-# bcrypt runs with the minimum 4 rounds: the default 12 cost ~200 ms per password check.
+# Keystone speed and caching. One uwsgi worker (the default) serves a call in 6-17 ms (token
+# issue ~8, EC2 create ~9, list ~6, delete ~15, an S3 request through s3tokens ~16): it uses
+# the in-process cache dogpile.cache.memory_pickle with credential caching off (the plain
+# memory backend breaks on credential lookups: KeyError 'encrypted_blob'; without a cache a
+# call took 20-50 ms). bcrypt runs with the minimum 4 rounds (the default 12 cost ~200 ms per
+# password check). With --keystone-workers N > 1 each worker holds its own cache and does not
+# see what another worker changed until its entries expire (10 min), so the regions a test may
+# change are not cached then: revoke (a revoked token, or one whose user, role or application
+# credential went away, is refused by every worker at once), assignment (a removed role is
+# gone from the next token), application_credential, credential. Tokens, users, projects,
+# roles and the catalog stay cached: token validation checks revocations after its cache, and
+# password checks always read the database. (A cache shared by all workers, memcached, would
+# keep every region coherent; it is not among the packages.) This costs: 15-80 ms a call with
+# 4 workers. Also with N > 1, requests that may write to SQLite are serialised across the
+# workers (keystone_wsgi_serial.py: else a fifth of concurrent deletes failed with "database
+# is locked"); GETs and the s3tokens/ec2tokens checks of S3 requests run in parallel.
 #
 # A demo by hand (the README demo and the benchmarks reuse this):
-#   tests/stack/stack.sh start /tmp/demo-stack
-#   set -a; . /tmp/demo-stack/stack.env; set +a    # OS_CLIENT_CONFIG_FILE and the keys below
+#   tests/stack/stack.sh start /tmp/demo-stack          # ~6-10 s; prints the URLs
+#   set -a; . /tmp/demo-stack/stack.env; set +a         # the keys below, OS_CLIENT_CONFIG_FILE
+#   /usr/bin/openstack --os-cloud rotator ec2 credentials create    # shows access and secret
 #   /usr/bin/openstack --os-cloud rotator ec2 credentials list
-#   /usr/bin/openstack --os-cloud rotator ec2 credentials create
-#   ... s3cmd --host=127.0.0.1:$S3_PORT --host-bucket=127.0.0.1:$S3_PORT --no-ssl ...
+#   printf '[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\n%s\n' \
+#     ACCESS SECRET "$S3_HOST:$S3_PORT" "$S3_HOST:$S3_PORT" 'use_https = False' >/tmp/demo.s3cfg
+#   /usr/bin/s3cmd -c /tmp/demo.s3cfg mb s3://demo; /usr/bin/s3cmd -c /tmp/demo.s3cfg ls
+#   tests/stack/stack.sh status /tmp/demo-stack         # servers, PIDs, URLs
 #   tests/stack/stack.sh stop /tmp/demo-stack
 # Logs: DIR/logs/*.log. Debian's python (/usr/bin/python3) and CLIs (/usr/bin/openstack,
-# /usr/bin/s3cmd, /usr/bin/aws) are the ones that see the OpenStack modules.
+# /usr/bin/s3cmd, /usr/bin/aws) are the ones that see the OpenStack modules; the python3
+# first on PATH may not be. tests/stack/keystone_timing.py STACK_ENV times Keystone calls.
 #
 # DIR/stack.env: KEY=VALUE lines, shell-sourceable, values never quoted (they hold no blank
 # or shell metacharacter). Keys:
 #   STACK_DIR                    DIR (absolute)
 #   STACK_PIDS                   DIR/pids: one line "NAME PID STARTTIME" per server
-#   STACK_LOGS                   DIR/logs: one NAME.log per server, setup.log
+#   STACK_LOGS                   DIR/logs: NAME.log per server (NAME as in STACK_PIDS),
+#                                keystone-manage.log, setup.log
 #   KEYSTONE_WORKERS             uwsgi worker processes serving Keystone
 #   KEYSTONE_URL                 http://127.0.0.1:PORT/v3
 #   KEYSTONE_HTTPS_URL           https://127.0.0.1:PORT/v3, certificate for 127.0.0.1 and
@@ -96,7 +105,9 @@
 # SignatureDoesNotMatch (never InvalidAccessKeyId), a deleted key is refused on the first
 # request after the delete; error answers to HEAD carry a stray "0\r\n\r\n" after the headers;
 # Keystone (uwsgi) closes the connection after each response and says so (Connection: close);
-# EC2 credentials cannot be managed with application-credential tokens, even unrestricted ones.
+# EC2 credentials cannot be managed with application-credential tokens, even unrestricted ones;
+# GET /v3/credentials answers 404 if a credential of the listed user is deleted meanwhile
+# (Keystone lists ids, then reads each; seen with N > 1 workers; OS-EC2's list does not).
 set -euo pipefail
 
 readonly PY=/usr/bin/python3
