@@ -40,10 +40,10 @@
 # password check). With --keystone-workers N > 1 each worker holds its own cache and does not
 # see what another worker changed until its entries expire (10 min), so the regions a test may
 # change are not cached then: revoke (a revoked token, or one whose user, role or application
-# credential went away, is refused by every worker at once), assignment (a removed role is
-# gone from the next token), application_credential, credential. Tokens, users, projects,
-# roles and the catalog stay cached: token validation checks revocations after its cache, and
-# password checks always read the database. (A cache shared by all workers, memcached, would
+# credential went away, is refused by every worker at once), role (role assignments: a removed
+# role is gone from the next token), application_credential, credential. Tokens, users,
+# projects and the catalog stay cached: token validation checks revocations after its cache,
+# and password checks always read the database. (A cache shared by all workers, memcached, would
 # keep every region coherent; it is not among the packages.) This costs: 15-80 ms a call with
 # 4 workers. Also with N > 1, requests that may write to SQLite are serialised across the
 # workers (keystone_wsgi_serial.py: else a fifth of concurrent deletes failed with "database
@@ -337,7 +337,9 @@ caching = false
 password_hash_algorithm = bcrypt
 password_hash_rounds = 4
 
-[assignment]
+# Role assignments computed per user and project live in the role group's region.
+# ([assignment] caching is a deprecated name of [resource] caching: projects and domains.)
+[role]
 caching = $coherent
 
 [revoke]
