@@ -32,22 +32,19 @@
 # catalog: identity, object-store and s3, public, region RegionOne; two application
 # credentials of the rotator: unrestricted, and restricted (unrestricted=false, role reader).
 #
-# Keystone speed and caching. One uwsgi worker (the default) serves a call in 6-17 ms (token
-# issue ~8, EC2 create ~9, list ~6, delete ~15, an S3 request through s3tokens ~16): it uses
-# the in-process cache dogpile.cache.memory_pickle with credential caching off (the plain
-# memory backend breaks on credential lookups: KeyError 'encrypted_blob'; without a cache a
-# call took 20-50 ms). bcrypt runs with the minimum 4 rounds (the default 12 cost ~200 ms per
-# password check). With --keystone-workers N > 1 each worker holds its own cache and does not
-# see what another worker changed until its entries expire (10 min), so the regions a test may
-# change are not cached then: revoke (a revoked token, or one whose user, role or application
-# credential went away, is refused by every worker at once), role (role assignments: a removed
-# role is gone from the next token), application_credential, credential. Tokens, users,
-# projects and the catalog stay cached: token validation checks revocations after its cache,
-# and password checks always read the database. (A cache shared by all workers, memcached, would
-# keep every region coherent; it is not among the packages.) This costs: 15-80 ms a call with
-# 4 workers. Also with N > 1, requests that may write to SQLite are serialised across the
-# workers (keystone_wsgi_serial.py: else a fifth of concurrent deletes failed with "database
-# is locked"); GETs and the s3tokens/ec2tokens checks of S3 requests run in parallel.
+# Keystone speed and caching. Keystone caches in each worker's memory (dogpile.cache
+# .memory_pickle) with credential caching off (the plain memory backend breaks on credential
+# lookups: KeyError 'encrypted_blob'); bcrypt runs with the minimum 4 rounds (the default 12
+# cost ~200 ms per password check). One uwsgi worker (the default) then serves a call in
+# 6-17 ms (token issue ~8, EC2 create ~9, list ~6, delete ~15, an S3 request through s3tokens
+# ~16); without the cache 200-450 ms. With --keystone-workers N > 1 the workers share one
+# SQLite file and know nothing of each other's caches, which keystone_wsgi_multi.py mends:
+# requests that may write queue on a lock (else a fifth of concurrent deletes failed with
+# "database is locked"), and after a request that wrote, every worker empties its cache before
+# its next request (else a removed role or a deleted application credential stayed visible
+# through the other workers: tests/stack/check_keystone_coherence.py). So N > 1 runs reads in
+# parallel (GETs, and the s3tokens checks behind S3 requests) with every change visible at
+# once, but each write costs the other workers a cold cache.
 #
 # A demo by hand (the README demo and the benchmarks reuse this):
 #   tests/stack/stack.sh start /tmp/demo-stack          # ~6-10 s; prints the URLs
@@ -297,13 +294,7 @@ make_tls() {
 }
 
 write_keystone_conf() {
-  local ks=$STACK_DIR/keystone workers=$1
-  # Regions whose staleness a test could see when several workers each hold their own cache
-  # (see the top of this file).
-  local coherent="true"
-  if ((workers > 1)); then
-    coherent="false"
-  fi
+  local ks=$STACK_DIR/keystone
   cat >"$ks/keystone.conf" <<EOF
 # Written by tests/stack/stack.sh: Keystone of the credrotd test cloud.
 [DEFAULT]
@@ -314,8 +305,6 @@ max_param_size = 255
 [database]
 connection = sqlite:///$ks/keystone.db
 
-# Validated tokens may stay cached in every case: the revocation check after the cache
-# lookup reads the revoke region, which is not cached with several workers.
 [token]
 provider = fernet
 expiration = 3600
@@ -332,21 +321,9 @@ key_repository = $ks/credential-keys
 # The cached credential dict loses its encrypted_blob to the first reader.
 caching = false
 
-# Password checks read the database whatever the cache holds.
 [identity]
 password_hash_algorithm = bcrypt
 password_hash_rounds = 4
-
-# Role assignments computed per user and project live in the role group's region.
-# ([assignment] caching is a deprecated name of [resource] caching: projects and domains.)
-[role]
-caching = $coherent
-
-[revoke]
-caching = $coherent
-
-[application_credential]
-caching = $coherent
 
 [cache]
 enabled = true
@@ -677,7 +654,7 @@ cmd_start() {
   CA_FILE=$STACK_DIR/tls/ca.pem
 
   # Keystone's database and keys in the background while the rest gets ready.
-  write_keystone_conf "$workers"
+  write_keystone_conf
   printf '%s\n' '{}' >"$STACK_DIR/keystone/policy.yaml"
   mkdir -p "$STACK_DIR/keystone/policy.d"
   setup_keystone >>"$STACK_DIR/logs/keystone-manage.log" 2>&1 &
@@ -708,11 +685,11 @@ cmd_start() {
   done
 
   local tls=$STACK_DIR/tls
-  # One worker: Keystone's own entry point. Several: the same application with its writing
-  # requests serialised (keystone_wsgi_serial.py says why).
+  # One worker: Keystone's own entry point. Several: the same application made safe for
+  # several processes on one SQLite file and in-process caches (keystone_wsgi_multi.py).
   local app=/usr/bin/keystone-wsgi-public
   if ((workers > 1)); then
-    app=$HERE/keystone_wsgi_serial.py
+    app=$HERE/keystone_wsgi_multi.py
   fi
   # --add-header "Connection: close": uwsgi's http(s) sockets close the connection after each
   # response without saying so, which breaks keep-alive clients on their second request.
