@@ -5,7 +5,9 @@
 
 SERVER is proxy-server, account-server, container-server or object-server; CONF is its paste
 config. Swift reads /etc/swift/swift.conf (hash prefix, storage policies, constraints) at import
-time whatever swift_dir says; set_swift_dir() before anything else points it at SWIFT_DIR. Logs go
+time whatever swift_dir says; set_swift_dir() before anything else points it at SWIFT_DIR.
+(Importing swift.common.utils still peeks at /etc/swift/swift.conf, ignoring it if absent or
+incomplete; set_swift_dir() discards what it read.) Logs go
 to stderr (the stack redirects it to a file) instead of syslog: /dev/log rarely exists where the
 tests run, and swift would otherwise fall back to UDP datagrams to 127.0.0.1:514.
 """
