@@ -351,7 +351,7 @@ setup_keystone() {
   sqlite3 "$ks/keystone.db" 'PRAGMA journal_mode=WAL;' >/dev/null
   # exec: the background job's PID is keystone_manage.py's, for on_start_exit.
   OS_BOOTSTRAP_PASSWORD=$ADMIN_PASSWORD exec "$PY" "$HERE/keystone_manage.py" \
-    --done "$STACK_DIR/run/keystone-manage" "$ks/keystone.conf" \
+    --done "$STACK_DIR/run/keystone-manage" "$ks/keystone.conf" "$ks/conf.d" \
     "db_sync+fernet_setup $owner+credential_setup $owner" \
     "bootstrap --bootstrap-username admin --bootstrap-project-name admin \
      --bootstrap-role-name admin --bootstrap-service-name keystone \
@@ -617,6 +617,9 @@ cmd_start() {
   mkdir -p "$dir"
   STACK_DIR=$(cd "$dir" && pwd -P)
   [[ $STACK_DIR != / ]] || die "refusing to use / as the stack directory"
+  # Paths end up in uwsgi's comma-separated socket options and blank-separated argv.
+  [[ $STACK_DIR =~ ^[A-Za-z0-9_./+@-]+$ ]] ||
+    die "the stack directory '$STACK_DIR' may hold only letters, digits and _ . / + @ -"
   if [[ -n $(ls -A "$STACK_DIR") && ! -e $STACK_DIR/$MARKER ]]; then
     die "$STACK_DIR is not empty and was not made by stack.sh: refusing to wipe it"
   fi
@@ -625,7 +628,7 @@ cmd_start() {
   trap 'on_start_exit $?' EXIT
   find "$STACK_DIR" -mindepth 1 -delete
   touch "$STACK_DIR/$MARKER"
-  mkdir -p "$STACK_DIR"/{logs,run,keystone,swift/node/$DEVICE}
+  mkdir -p "$STACK_DIR"/{logs,run,keystone/conf.d,swift/node/$DEVICE}
   exec 3>>"$STACK_DIR/logs/setup.log"
 
   # Swift keeps object metadata in user.* extended attributes.
@@ -658,7 +661,8 @@ cmd_start() {
 
   # Keystone's database and keys in the background while the rest gets ready.
   write_keystone_conf
-  printf '%s\n' '{}' >"$STACK_DIR/keystone/policy.yaml"
+  # Keystone's built-in policy, and no file elsewhere (/etc/keystone) may override it.
+  printf '# No overrides: Keystone'"'"'s built-in defaults.\n' >"$STACK_DIR/keystone/policy.yaml"
   mkdir -p "$STACK_DIR/keystone/policy.d"
   setup_keystone >>"$STACK_DIR/logs/keystone-manage.log" 2>&1 &
   local setup_pid=$!
@@ -698,6 +702,8 @@ cmd_start() {
   # response without saying so, which breaks keep-alive clients on their second request.
   # --lazy-apps: each worker opens its own database connections and lock file after the fork.
   # --listen 1024: room for many clients waiting on few workers (uwsgi's default is 100).
+  # --pyargv: Keystone parses sys.argv with oslo.config; an empty --config-dir of our own
+  # replaces the default ones (/etc/keystone/keystone.conf.d, ~/.keystone/keystone.conf.d).
   # --skip-atexit-teardown: Python's finalisation in a worker segfaults in greenlet on exit.
   launch keystone /usr/bin/uwsgi --plugin python3 --master --die-on-term --need-app \
     --processes "$workers" --lazy-apps --buffer-size 65535 --listen 1024 \
@@ -708,6 +714,7 @@ cmd_start() {
     --skip-atexit-teardown --worker-reload-mercy 5 \
     --env "OS_KEYSTONE_CONFIG_FILES=$STACK_DIR/keystone/keystone.conf" \
     --env "CREDROTD_KEYSTONE_LOCK=$STACK_DIR/run/keystone-write.lock" \
+    --pyargv "--config-dir $STACK_DIR/keystone/conf.d" \
     --wsgi-file "$app" \
     --procname-prefix-spaced "credrotd-stack"
 
