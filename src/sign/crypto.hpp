@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+// Internal: reusable OpenSSL SHA-256 and HMAC contexts, and the cache of derived signing keys.
+#pragma once
+
+#include "core/secret.hpp"
+
+#include <openssl/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace credrotd::sign::detail {
+
+struct MdDeleter {
+  void operator()(EVP_MD* md) const noexcept;
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const noexcept;
+};
+struct MacDeleter {
+  void operator()(EVP_MAC* mac) const noexcept;
+};
+struct MacCtxDeleter {
+  void operator()(EVP_MAC_CTX* ctx) const noexcept;
+};
+
+enum class Digest { sha256, sha1 };
+
+// The OpenSSL algorithm objects, fetched once. In OpenSSL 3 the implicit fetch behind
+// EVP_sha256() or a one-shot HMAC() costs about a microsecond per call, more than hashing a
+// whole canonical request. Throws std::runtime_error when the default provider lacks one.
+class Algorithms {
+public:
+  Algorithms();
+  EVP_MD* md(Digest digest) const noexcept
+  {
+    return digest == Digest::sha256 ? m_sha256.get() : m_sha1.get();
+  }
+  EVP_MAC* hmac() const noexcept { return m_hmac.get(); }
+
+private:
+  std::unique_ptr<EVP_MD, MdDeleter> m_sha256;
+  std::unique_ptr<EVP_MD, MdDeleter> m_sha1;
+  std::unique_ptr<EVP_MAC, MacDeleter> m_hmac;
+};
+
+// A SHA-256 context reused across calls (EVP_DigestInit_ex2 on the same EVP_MD keeps its state
+// allocation).
+class Sha256 {
+public:
+  explicit Sha256(const Algorithms& algorithms);
+  void digest(std::string_view data, unsigned char (&out)[32]);
+
+private:
+  EVP_MD* m_md;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_ctx;
+};
+
+// An HMAC context. set_key() computes the key's inner and outer pads once; mac() then reuses
+// them for every message (EVP_MAC_init with a null key). OpenSSL wipes its copy of the key
+// when the context is freed or re-keyed.
+class Hmac {
+public:
+  Hmac(const Algorithms& algorithms, Digest digest);
+  void set_key(const void* key, std::size_t size);
+  // Writes the MAC of `message` under the current key; returns its length (32 or 20).
+  std::size_t mac(std::string_view message, unsigned char* out);
+  std::size_t mac(std::string_view part1, std::string_view part2, unsigned char* out);
+
+private:
+  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> m_ctx;
+};
+
+// Derived keys, keyed by everything they depend on. SigV4 entries hold an HMAC-SHA256 context
+// keyed with the signing key of one (secret, date, region, service); SigV2 entries one keyed
+// with the secret itself. Each entry keeps a copy of its secret (a core::Secret) to recognise it;
+// derived key bytes are wiped as soon as they are loaded into the context. The least recently
+// used entry is evicted when the cache is full.
+class KeyCache {
+public:
+  KeyCache(const Algorithms& algorithms, std::size_t capacity);
+
+  Hmac& v4(const core::Secret& secret, std::string_view date, std::string_view region,
+           std::string_view service);
+  Hmac& v2(const core::Secret& secret);
+
+  void clear() noexcept;
+  std::size_t size() const noexcept { return m_entries.size(); }
+  std::size_t capacity() const noexcept { return m_capacity; }
+  std::uint64_t hits() const noexcept { return m_hits; }
+  std::uint64_t misses() const noexcept { return m_misses; }
+
+private:
+  struct Entry {
+    Digest digest = Digest::sha256;
+    core::Secret secret;
+    char date[8] = {};
+    std::string region;
+    std::string service;
+    std::unique_ptr<Hmac> hmac;
+    std::uint64_t last_use = 0;
+  };
+
+  Entry& slot_for_new_entry();
+
+  const Algorithms* m_algorithms;
+  std::size_t m_capacity;
+  std::vector<Entry> m_entries;
+  Hmac m_derive; // re-keyed at every step of a SigV4 derivation
+  std::uint64_t m_clock = 0;
+  std::uint64_t m_hits = 0;
+  std::uint64_t m_misses = 0;
+};
+
+// Lower-case hex of `size` bytes, appended.
+void append_hex(const unsigned char* data, std::size_t size, std::string& out);
+// Standard base64 with padding, appended.
+void append_base64(const unsigned char* data, std::size_t size, std::string& out);
+
+} // namespace credrotd::sign::detail
