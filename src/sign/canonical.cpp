@@ -17,20 +17,6 @@ bool is_blank(char c) noexcept
   return c == ' ' || c == '\t';
 }
 
-int hex_value(char c) noexcept
-{
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 constexpr std::array<std::uint8_t, 256> make_token_table()
 {
   std::array<std::uint8_t, 256> table{};
@@ -207,29 +193,10 @@ void append_canonical_uri(std::string_view path, UriRules rules, std::string& ou
     uri_encode(normalize_path(path), Slash::keep, out);
     return;
   }
-  // S3: uri_encode(percent_decode(path)) in one pass, without a temporary.
-  while (!path.empty()) {
-    const std::size_t percent = path.find('%');
-    uri_encode(path.substr(0, percent), Slash::keep, out);
-    if (percent == std::string_view::npos) {
-      break;
-    }
-    path.remove_prefix(percent);
-    int high = -1;
-    int low = -1;
-    if (path.size() >= 3) {
-      high = hex_value(path[1]);
-      low = hex_value(path[2]);
-    }
-    if (high >= 0 && low >= 0) {
-      const char decoded = static_cast<char>(high * 16 + low);
-      uri_encode(std::string_view(&decoded, 1), Slash::keep, out);
-      path.remove_prefix(3);
-    } else {
-      out.append("%25"); // a lone '%' is a literal percent sign
-      path.remove_prefix(1);
-    }
-  }
+  const std::size_t start = out.size();
+  out.resize(start + 3 * path.size());
+  char* end = recode_path_to(path, out.data() + start);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string canonical_uri(std::string_view path, UriRules rules)

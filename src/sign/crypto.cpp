@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// OpenSSL 3 EVP digests and MACs behind the signers, fetched once and reused.
+// OpenSSL 3 EVP digests and HMAC behind the signers, fetched once and reused.
 #include "sign/crypto.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
+#include <array>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdexcept>
 
 namespace credrotd::sign::detail {
@@ -27,6 +29,42 @@ template <std::size_t N> struct WipedBytes {
   ~WipedBytes() { core::wipe(bytes, N); }
 };
 
+// Constant-time equality of two secrets: no early exit, eight bytes at a time (CRYPTO_memcmp,
+// behind core::Secret's ==, goes byte by byte, and this runs on every cache lookup).
+bool same_secret(std::string_view a, std::string_view b) noexcept
+{
+  if (a.size() != b.size()) {
+    return false;
+  }
+  std::uint64_t difference = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    std::uint64_t x = 0;
+    std::uint64_t y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    difference |= x ^ y;
+  }
+  for (; i < a.size(); ++i) {
+    difference |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]);
+  }
+  return difference == 0;
+}
+
+// Short-string equality without a call into libc (region and service names).
+bool same_text(std::string_view a, std::string_view b) noexcept
+{
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 void MdDeleter::operator()(EVP_MD* md) const noexcept
@@ -37,22 +75,13 @@ void MdCtxDeleter::operator()(EVP_MD_CTX* ctx) const noexcept
 {
   EVP_MD_CTX_free(ctx);
 }
-void MacDeleter::operator()(EVP_MAC* mac) const noexcept
-{
-  EVP_MAC_free(mac);
-}
-void MacCtxDeleter::operator()(EVP_MAC_CTX* ctx) const noexcept
-{
-  EVP_MAC_CTX_free(ctx);
-}
 
 Algorithms::Algorithms()
     : m_sha256(EVP_MD_fetch(nullptr, "SHA256", nullptr)),
-      m_sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr)),
-      m_hmac(EVP_MAC_fetch(nullptr, "HMAC", nullptr))
+      m_sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr))
 {
-  if (!m_sha256 || !m_sha1 || !m_hmac) {
-    fail("the default provider lacks SHA256, SHA1 or HMAC");
+  if (!m_sha256 || !m_sha1) {
+    fail("the default provider lacks SHA256 or SHA1");
   }
 }
 
@@ -74,30 +103,48 @@ void Sha256::digest(std::string_view data, unsigned char (&out)[32])
   }
 }
 
-Hmac::Hmac(const Algorithms& algorithms, Digest digest) : m_ctx(EVP_MAC_CTX_new(algorithms.hmac()))
+namespace {
+
+constexpr std::size_t k_block_size = 64; // SHA-1 and SHA-256 alike
+
+} // namespace
+
+Hmac::Hmac(const Algorithms& algorithms, Digest digest)
+    : m_md(algorithms.md(digest)), m_size(digest == Digest::sha256 ? 32 : 20),
+      m_inner(EVP_MD_CTX_new()), m_outer(EVP_MD_CTX_new()), m_work(EVP_MD_CTX_new())
 {
-  if (!m_ctx) {
-    fail("EVP_MAC_CTX_new");
+  if (!m_inner || !m_outer || !m_work) {
+    fail("EVP_MD_CTX_new");
   }
-  // OSSL_PARAM wants a mutable pointer but only reads the name.
-  char name[8];
-  std::strcpy(name, digest == Digest::sha256 ? "SHA256" : "SHA1");
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0),
-      OSSL_PARAM_construct_end(),
-  };
-  if (EVP_MAC_CTX_set_params(m_ctx.get(), params) != 1) {
-    fail("HMAC digest");
-  }
+  set_key("", 0);
 }
 
 void Hmac::set_key(const void* key, std::size_t size)
 {
-  // EVP_MAC_init refuses a null key pointer even for an empty key.
-  static const unsigned char k_empty = 0;
-  const auto* bytes = size == 0 ? &k_empty : static_cast<const unsigned char*>(key);
-  if (EVP_MAC_init(m_ctx.get(), bytes, size, nullptr) != 1) {
-    fail("HMAC key");
+  // K0: the key, hashed first if longer than a block, zero-padded to a block.
+  WipedBytes<k_block_size> k0;
+  if (size > k_block_size) {
+    unsigned int hashed = 0;
+    if (EVP_Digest(key, size, k0.bytes, &hashed, m_md, nullptr) != 1) {
+      fail("HMAC key digest");
+    }
+  } else if (size != 0) {
+    std::memcpy(k0.bytes, key, size);
+  }
+  WipedBytes<k_block_size> pad;
+  for (std::size_t i = 0; i < k_block_size; ++i) {
+    pad.bytes[i] = k0.bytes[i] ^ 0x36;
+  }
+  if (EVP_DigestInit_ex2(m_inner.get(), m_md, nullptr) != 1 ||
+      EVP_DigestUpdate(m_inner.get(), pad.bytes, k_block_size) != 1) {
+    fail("HMAC inner pad");
+  }
+  for (std::size_t i = 0; i < k_block_size; ++i) {
+    pad.bytes[i] = k0.bytes[i] ^ 0x5c;
+  }
+  if (EVP_DigestInit_ex2(m_outer.get(), m_md, nullptr) != 1 ||
+      EVP_DigestUpdate(m_outer.get(), pad.bytes, k_block_size) != 1) {
+    fail("HMAC outer pad");
   }
 }
 
@@ -108,14 +155,15 @@ std::size_t Hmac::mac(std::string_view message, unsigned char* out)
 
 std::size_t Hmac::mac(std::string_view part1, std::string_view part2, unsigned char* out)
 {
-  std::size_t size = 0;
-  // A null key restarts the MAC with the key already set: the pads are not recomputed.
-  if (EVP_MAC_init(m_ctx.get(), nullptr, 0, nullptr) != 1 ||
-      EVP_MAC_update(m_ctx.get(), reinterpret_cast<const unsigned char*>(part1.data()),
-                     part1.size()) != 1 ||
-      EVP_MAC_update(m_ctx.get(), reinterpret_cast<const unsigned char*>(part2.data()),
-                     part2.size()) != 1 ||
-      EVP_MAC_final(m_ctx.get(), out, &size, EVP_MAX_MD_SIZE) != 1) {
+  unsigned char inner[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_MD_CTX_copy_ex(m_work.get(), m_inner.get()) != 1 ||
+      EVP_DigestUpdate(m_work.get(), part1.data(), part1.size()) != 1 ||
+      (!part2.empty() && EVP_DigestUpdate(m_work.get(), part2.data(), part2.size()) != 1) ||
+      EVP_DigestFinal_ex(m_work.get(), inner, &size) != 1 ||
+      EVP_MD_CTX_copy_ex(m_work.get(), m_outer.get()) != 1 ||
+      EVP_DigestUpdate(m_work.get(), inner, size) != 1 ||
+      EVP_DigestFinal_ex(m_work.get(), out, &size) != 1 || size != m_size) {
     fail("HMAC");
   }
   return size;
@@ -150,8 +198,9 @@ Hmac& KeyCache::v4(const core::Secret& secret, std::string_view date, std::strin
 {
   ++m_clock;
   for (Entry& entry : m_entries) {
-    if (entry.digest == Digest::sha256 && std::memcmp(entry.date, date.data(), 8) == 0 &&
-        entry.region == region && entry.service == service && entry.secret == secret) {
+    if (entry.digest == Digest::sha256 && same_text({entry.date, 8}, date.substr(0, 8)) &&
+        same_text(entry.region, region) && same_text(entry.service, service) &&
+        same_secret(entry.secret.reveal(), secret.reveal())) {
       entry.last_use = m_clock;
       ++m_hits;
       return *entry.hmac;
@@ -192,7 +241,7 @@ Hmac& KeyCache::v2(const core::Secret& secret)
 {
   ++m_clock;
   for (Entry& entry : m_entries) {
-    if (entry.digest == Digest::sha1 && entry.secret == secret) {
+    if (entry.digest == Digest::sha1 && same_secret(entry.secret.reveal(), secret.reveal())) {
       entry.last_use = m_clock;
       ++m_hits;
       return *entry.hmac;
@@ -212,15 +261,52 @@ void KeyCache::clear() noexcept
   m_entries.clear(); // Secret and OpenSSL both wipe on destruction
 }
 
+namespace {
+
+// "000102...feff": the two hex digits of every byte value, looked up in one step.
+constexpr std::array<char, 512> make_hex_pairs()
+{
+  constexpr char k_hex[] = "0123456789abcdef";
+  std::array<char, 512> pairs{};
+  for (std::size_t i = 0; i < 256; ++i) {
+    pairs[2 * i] = k_hex[i >> 4];
+    pairs[2 * i + 1] = k_hex[i & 0x0f];
+  }
+  return pairs;
+}
+
+constexpr std::array<char, 512> k_hex_pairs = make_hex_pairs();
+
+} // namespace
+
 void append_hex(const unsigned char* data, std::size_t size, std::string& out)
 {
-  static constexpr char k_hex[] = "0123456789abcdef";
   const std::size_t start = out.size();
   out.resize(start + size * 2);
   char* p = out.data() + start;
-  for (std::size_t i = 0; i < size; ++i) {
-    *p++ = k_hex[data[i] >> 4];
-    *p++ = k_hex[data[i] & 0x0f];
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  // Sixteen bytes at a time: split into nibbles, interleave high and low, add '0', and 39 more
+  // for the nibbles above 9 ('a' - '0' - 10).
+  const __m128i low_mask = _mm_set1_epi8(0x0f);
+  const __m128i nine = _mm_set1_epi8(9);
+  const __m128i zero_char = _mm_set1_epi8('0');
+  const __m128i letter_gap = _mm_set1_epi8('a' - '0' - 10);
+  const auto to_chars = [&](__m128i nibbles) {
+    const __m128i above_nine = _mm_cmpgt_epi8(nibbles, nine);
+    return _mm_add_epi8(_mm_add_epi8(nibbles, zero_char), _mm_and_si128(above_nine, letter_gap));
+  };
+  for (; i + 16 <= size; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_mask);
+    const __m128i low = _mm_and_si128(bytes, low_mask);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 2 * i), to_chars(_mm_unpacklo_epi8(high, low)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 2 * i + 16),
+                     to_chars(_mm_unpackhi_epi8(high, low)));
+  }
+#endif
+  for (; i < size; ++i) {
+    std::memcpy(p + 2 * i, &k_hex_pairs[2 * std::size_t{data[i]}], 2);
   }
 }
 
@@ -228,22 +314,30 @@ void append_base64(const unsigned char* data, std::size_t size, std::string& out
 {
   static constexpr char k_alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::size_t start = out.size();
+  out.resize(start + (size + 2) / 3 * 4);
+  char* p = out.data() + start;
   std::size_t i = 0;
   for (; i + 3 <= size; i += 3) {
     const unsigned v = (unsigned{data[i]} << 16) | (unsigned{data[i + 1]} << 8) | data[i + 2];
-    const char quad[4] = {k_alphabet[v >> 18], k_alphabet[(v >> 12) & 63],
-                          k_alphabet[(v >> 6) & 63], k_alphabet[v & 63]};
-    out.append(quad, 4);
+    p[0] = k_alphabet[v >> 18];
+    p[1] = k_alphabet[(v >> 12) & 63];
+    p[2] = k_alphabet[(v >> 6) & 63];
+    p[3] = k_alphabet[v & 63];
+    p += 4;
   }
   if (i + 1 == size) {
     const unsigned v = unsigned{data[i]} << 16;
-    const char quad[4] = {k_alphabet[v >> 18], k_alphabet[(v >> 12) & 63], '=', '='};
-    out.append(quad, 4);
+    p[0] = k_alphabet[v >> 18];
+    p[1] = k_alphabet[(v >> 12) & 63];
+    p[2] = '=';
+    p[3] = '=';
   } else if (i + 2 == size) {
     const unsigned v = (unsigned{data[i]} << 16) | (unsigned{data[i + 1]} << 8);
-    const char quad[4] = {k_alphabet[v >> 18], k_alphabet[(v >> 12) & 63],
-                          k_alphabet[(v >> 6) & 63], '='};
-    out.append(quad, 4);
+    p[0] = k_alphabet[v >> 18];
+    p[1] = k_alphabet[(v >> 12) & 63];
+    p[2] = k_alphabet[(v >> 6) & 63];
+    p[3] = '=';
   }
 }
 

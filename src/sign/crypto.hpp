@@ -21,18 +21,12 @@ struct MdDeleter {
 struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const noexcept;
 };
-struct MacDeleter {
-  void operator()(EVP_MAC* mac) const noexcept;
-};
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* ctx) const noexcept;
-};
 
 enum class Digest { sha256, sha1 };
 
-// The OpenSSL algorithm objects, fetched once. In OpenSSL 3 the implicit fetch behind
-// EVP_sha256() or a one-shot HMAC() costs about a microsecond per call, more than hashing a
-// whole canonical request. Throws std::runtime_error when the default provider lacks one.
+// The OpenSSL digests, fetched once. In OpenSSL 3 the implicit fetch behind EVP_sha256() or a
+// one-shot HMAC() costs about a microsecond per call, more than hashing a whole canonical
+// request. Throws std::runtime_error when the default provider lacks one.
 class Algorithms {
 public:
   Algorithms();
@@ -40,12 +34,10 @@ public:
   {
     return digest == Digest::sha256 ? m_sha256.get() : m_sha1.get();
   }
-  EVP_MAC* hmac() const noexcept { return m_hmac.get(); }
 
 private:
   std::unique_ptr<EVP_MD, MdDeleter> m_sha256;
   std::unique_ptr<EVP_MD, MdDeleter> m_sha1;
-  std::unique_ptr<EVP_MAC, MacDeleter> m_hmac;
 };
 
 // A SHA-256 context reused across calls (EVP_DigestInit_ex2 on the same EVP_MD keeps its state
@@ -60,19 +52,26 @@ private:
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_ctx;
 };
 
-// An HMAC context. set_key() computes the key's inner and outer pads once; mac() then reuses
-// them for every message (EVP_MAC_init with a null key). OpenSSL wipes its copy of the key
-// when the context is freed or re-keyed.
+// HMAC (RFC 2104) over EVP digest contexts. set_key() absorbs key XOR ipad and key XOR opad
+// into two contexts once; mac() restores them with EVP_MD_CTX_copy_ex for each message. This
+// is the cheapest way to reuse a key with OpenSSL 3.0's supported API: EVP_MAC re-initialised
+// with the same key does the same copies plus its own dispatch, about 40% more per MAC on
+// this workload (docs/PERFORMANCE.md). The pad contexts are as sensitive as the key; OpenSSL
+// wipes them when they are freed or re-keyed.
 class Hmac {
 public:
   Hmac(const Algorithms& algorithms, Digest digest);
   void set_key(const void* key, std::size_t size);
-  // Writes the MAC of `message` under the current key; returns its length (32 or 20).
+  // Writes the MAC of part1 || part2 under the current key; returns its length (32 or 20).
   std::size_t mac(std::string_view message, unsigned char* out);
   std::size_t mac(std::string_view part1, std::string_view part2, unsigned char* out);
 
 private:
-  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> m_ctx;
+  EVP_MD* m_md;
+  std::size_t m_size; // digest length
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_inner;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_outer;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_work;
 };
 
 // Derived keys, keyed by everything they depend on. SigV4 entries hold an HMAC-SHA256 context

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace credrotd::sign {
 
@@ -64,6 +65,59 @@ void uri_encode(std::string_view text, Slash slash, std::string& out)
     run = p + 1;
   }
   out.append(run, end);
+}
+
+char* uri_encode_to(std::string_view text, Slash slash, char* out) noexcept
+{
+  const bool keep_slash = slash == Slash::keep;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (k_unreserved[byte] != 0 || (keep_slash && byte == '/')) {
+      *out++ = c;
+    } else {
+      out[0] = '%';
+      out[1] = k_hex_upper[byte >> 4];
+      out[2] = k_hex_upper[byte & 0x0f];
+      out += 3;
+    }
+  }
+  return out;
+}
+
+char* recode_path_to(std::string_view path, char* out) noexcept
+{
+  const char* p = path.data();
+  const char* const end = p + path.size();
+  while (p != end) {
+    // The common case: a run of bytes copied as they are, found first and moved at once.
+    const char* run = p;
+    while (p != end && (k_unreserved[static_cast<unsigned char>(*p)] != 0 || *p == '/')) {
+      ++p;
+    }
+    std::memcpy(out, run, static_cast<std::size_t>(p - run));
+    out += p - run;
+    if (p == end) {
+      break;
+    }
+    auto byte = static_cast<unsigned char>(*p++);
+    if (byte == '%' && end - p >= 2) {
+      const int high = hex_value(p[0]);
+      const int low = hex_value(p[1]);
+      if (high >= 0 && low >= 0) {
+        byte = static_cast<unsigned char>(high * 16 + low);
+        p += 2;
+        if (k_unreserved[byte] != 0 || byte == '/') {
+          *out++ = static_cast<char>(byte);
+          continue;
+        }
+      }
+    }
+    out[0] = '%';
+    out[1] = k_hex_upper[byte >> 4];
+    out[2] = k_hex_upper[byte & 0x0f];
+    out += 3;
+  }
+  return out;
 }
 
 std::string uri_encode(std::string_view text, Slash slash)

@@ -28,6 +28,16 @@ enum class Slash { keep, encode };
 void uri_encode(std::string_view text, Slash slash, std::string& out);
 std::string uri_encode(std::string_view text, Slash slash);
 
+// The same, written at `out`, which must have room for 3 * text.size() bytes; returns the end.
+// For callers that size a buffer once for many pieces.
+char* uri_encode_to(std::string_view text, Slash slash, char* out) noexcept;
+
+// uri_encode(percent_decode(path), Slash::keep) in one pass, written at `out` (room for
+// 3 * path.size() bytes); returns the end. This is SigV4's canonical URI under the S3 rules:
+// a valid escape is decoded and re-encoded ("%7e" becomes "~", "%c3" becomes "%C3"), a '%'
+// not followed by two hex digits is a literal percent sign ("%25").
+char* recode_path_to(std::string_view path, char* out) noexcept;
+
 // Decodes %XX escapes (hex digits in either case). A '%' that is not followed by two hex digits
 // is kept as it is, and '+' stays '+' (RFC 3986, not HTML forms). Never fails.
 std::string percent_decode(std::string_view text);

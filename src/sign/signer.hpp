@@ -166,9 +166,9 @@ struct V2Signature {
 
 // The result of presigning with SigV2 (query-string authentication).
 struct V2Presigned {
-  // Append these after Request::query: AWSAccessKeyId, Expires, Signature, and
-  // x-amz-security-token with a session token. Signed x-amz-* headers of the request must
-  // still be sent as headers.
+  // Append these after Request::query: AWSAccessKeyId, Expires, x-amz-security-token (with a
+  // session token), Signature. Signed x-amz-* headers of the request must still be sent as
+  // headers.
   std::vector<QueryParam> query;
   std::string target;
   std::string url;
