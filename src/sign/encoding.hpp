@@ -13,8 +13,8 @@ namespace credrotd::sign {
 // One query parameter, decoded ("prefix", "photos/2024 x"). The encoders below produce both
 // the wire form and the canonical (signed) form from it, so the two cannot disagree.
 struct QueryParam {
-  std::string key;
-  std::string value; // empty: sent as a bare key ("?acl"), signed as "acl=" by SigV4
+  std::string key{};
+  std::string value{}; // empty: sent as a bare key ("?acl"), signed as "acl=" by SigV4
 
   friend bool operator==(const QueryParam&, const QueryParam&) = default;
 };

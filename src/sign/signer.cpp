@@ -209,6 +209,10 @@ core::Status validate_request(const Request& request, HostRequired host_required
   if (has_control(request.path)) {
     return invalid("the request path contains a control character");
   }
+  if (request.path.find_first_of("?#") != std::string::npos) {
+    // On the wire they would end the path; a path as sent has them encoded (encode_path).
+    return invalid("the request path contains '?' or '#': send them encoded (encode_path)");
+  }
   for (const Header& header : request.headers) {
     if (!is_header_name(header.name)) {
       return invalid("a request header name is empty or not an HTTP token");

@@ -34,16 +34,16 @@
 namespace credrotd::sign {
 
 struct Header {
-  std::string name;
-  std::string value;
+  std::string name{};
+  std::string value{};
 
   friend bool operator==(const Header&, const Header&) = default;
 };
 
 struct Credentials {
-  std::string access_key_id; // not secret: it is sent in the Authorization header
-  core::Secret secret_access_key;
-  core::Secret session_token; // empty: no session token
+  std::string access_key_id{}; // not secret: it is sent in the Authorization header
+  core::Secret secret_access_key{};
+  core::Secret session_token{}; // empty: no session token
 };
 
 // Hex SHA-256 of an empty payload, and the two other values SigV4 accepts as payload hash.
@@ -62,18 +62,18 @@ struct Request {
   // host[:port] exactly as in the Host header (SigV4 signs it as "host"). Do not also put a
   // Host header in `headers`. Only SigV2's header form, which does not sign it, accepts an
   // empty host.
-  std::string host;
+  std::string host{};
   // The path as sent on the wire, starting with '/', percent-encoded as by encode_path(). Both
   // signers take it as it is (see UriRules for what SigV4 does with it).
   std::string path = "/";
   // Decoded parameters; send them with encode_query()/request_target() so that the wire form
   // is the one signed.
-  std::vector<QueryParam> query;
+  std::vector<QueryParam> query{};
   // The other headers to send; all of them are signed (names in any case, values raw: the
   // signers trim and canonicalise them). Add headers that must stay unsigned, such as
   // User-Agent, to the wire request yourself. Not allowed here: Host, Authorization, and the
   // headers the signer adds itself (see each sign function).
-  std::vector<Header> headers;
+  std::vector<Header> headers{};
   // SigV4 only: hex SHA-256 of the body (sha256_hex), k_unsigned_payload or
   // k_streaming_payload. S3 presigned URLs always sign k_unsigned_payload (see presign_v4).
   std::string payload_hash = std::string(k_empty_payload_sha256);
@@ -121,7 +121,7 @@ struct V2Options {
   // static.example.net): the bucket the host names, which SigV2 puts in front of the path
   // ("/bucket/key"). Empty for path-style requests, whose path already starts with it, and
   // for requests to the service (ListBuckets).
-  std::string virtual_host_bucket;
+  std::string virtual_host_bucket{};
   AmzDateRule amz_date_rule = AmzDateRule::blank_date_line;
 };
 
@@ -189,11 +189,11 @@ struct KeyCacheStats {
 // Not thread-safe: use one per thread (or per io_context). Movable, not copyable.
 //
 // Every sign function validates the request and returns Errc::internal when it is malformed
-// (empty method or host, a path not starting with '/', control characters or a line break that
-// is not a header continuation, a header name that is not an HTTP token, a header the signer
-// owns already present), and Errc::config for an expiry out of range. The message names the
-// offending header or parameter, never a secret. The "_into" variants write into an existing
-// result and reuse its buffers (no allocation once warm): that is the fast path.
+// (empty method or host, a path not starting with '/' or holding a raw '?' or '#', control
+// characters or a line break that is not a header continuation, a header name that is not an HTTP
+// token, a header the signer owns already present), and Errc::config for an expiry out of range.
+// The message names the offending header or parameter, never a secret. The "_into" variants write
+// into an existing result and reuse its buffers (no allocation once warm): that is the fast path.
 class Signer {
 public:
   static constexpr std::size_t k_default_key_cache_capacity = 8;
