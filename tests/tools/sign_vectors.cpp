@@ -31,7 +31,8 @@
 //   x-amz-date follows options.amz_date_rule ("blank_date_line" or "replaces_date_line"),
 //   default replaces_date_line (the S3 Developer Guide's worked example); the query form's
 //   AWSAccessKeyId/Expires/Signature parameters are outputs and are removed from the input;
-//   Expires comes from options.expires_epoch, else expected.expires.
+//   Expires comes from options.expires_epoch, else expected.expires; a session token is
+//   signed as x-amz-security-token.
 // - `usable: false` cases are skipped and counted as such; `signed_request` dumps are not
 //   compared (they are whole HTTP messages, partly inconsistent in the 2015 suite).
 // - signed_target / presigned_url are compared as path (exact) plus the multiset of decoded
@@ -534,7 +535,6 @@ Outcome run_v2(const json::object& c, const Inputs& base, std::string_view form,
   }
   const json::object* options = object_at(c, "options");
   sign::Request request = base.request;
-  const sign::Credentials& credentials = base.credentials;
   sign::V2Options v2;
   if (string_at(&c, "addressing").value_or("").find("virtual-hosted") != std::string::npos) {
     v2.virtual_host_bucket = string_at(&c, "bucket").value_or("");
@@ -547,8 +547,15 @@ Outcome run_v2(const json::object& c, const Inputs& base, std::string_view form,
   } else {
     return error("unknown options.amz_date_rule " + rule);
   }
+  // A SigV2 session token is signed as x-amz-security-token (botocore's HmacV1 does so too).
+  const sign::Credentials credentials_with_token{base.credentials.access_key_id,
+                                                 base.credentials.secret_access_key.clone(),
+                                                 credrotd::core::Secret(base.session_token)};
+  const sign::Credentials& credentials = credentials_with_token;
   if (!base.session_token.empty()) {
-    return error("SigV2 cases with a session token are not supported by this runner");
+    std::erase_if(request.headers, [&](const sign::Header& header) {
+      return iequals(header.name, "x-amz-security-token") && header.value == base.session_token;
+    });
   }
   const sign::Clock::time_point when = base.time.value_or(sign::Clock::time_point{});
 
