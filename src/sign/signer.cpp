@@ -36,6 +36,7 @@ enum : std::uint8_t {
   k_control = 1, // C0 controls (tab included) and DEL
   k_space = 2,
   k_separator = 4, // '/', ':' and ',', which would split a credential or a scope
+  k_delimiter = 8, // '?' and '#', which would end a path
 };
 
 // Which of the `wanted` classes occur in `text`, eight bytes at a time without branches (SWAR:
@@ -51,6 +52,7 @@ enum : std::uint8_t {
   std::uint64_t control = 0;
   std::uint64_t space = 0;
   std::uint64_t separator = 0;
+  std::uint64_t delimiter = 0;
   const auto scan = [&](std::uint64_t x) {
     control |= ((x - k_ones * 0x20) & ~x) | zero_bytes(x ^ (k_ones * 0x7f));
     if ((wanted & k_space) != 0) {
@@ -59,6 +61,9 @@ enum : std::uint8_t {
     if ((wanted & k_separator) != 0) {
       separator |= zero_bytes(x ^ (k_ones * '/')) | zero_bytes(x ^ (k_ones * ':')) |
                    zero_bytes(x ^ (k_ones * ','));
+    }
+    if ((wanted & k_delimiter) != 0) {
+      delimiter |= zero_bytes(x ^ (k_ones * '?')) | zero_bytes(x ^ (k_ones * '#'));
     }
   };
   const char* p = text.data();
@@ -83,6 +88,7 @@ enum : std::uint8_t {
   found |= (control & k_high) != 0 ? k_control : 0;
   found |= (space & k_high) != 0 ? k_space : 0;
   found |= (separator & k_high) != 0 ? k_separator : 0;
+  found |= (delimiter & k_high) != 0 ? k_delimiter : 0;
   return found & wanted;
 }
 
@@ -206,10 +212,11 @@ core::Status validate_request(const Request& request, HostRequired host_required
   if (request.path.empty() || request.path.front() != '/') {
     return invalid("the request path must start with '/'");
   }
-  if (has_control(request.path)) {
+  const std::uint8_t path_classes = classes(request.path, k_control | k_delimiter);
+  if ((path_classes & k_control) != 0) {
     return invalid("the request path contains a control character");
   }
-  if (request.path.find_first_of("?#") != std::string::npos) {
+  if ((path_classes & k_delimiter) != 0) {
     // On the wire they would end the path; a path as sent has them encoded (encode_path).
     return invalid("the request path contains '?' or '#': send them encoded (encode_path)");
   }
@@ -283,6 +290,20 @@ void set_param(std::vector<QueryParam>& params, std::size_t index, std::string_v
 {
   set_text(params[index].key, key);
   set_text(params[index].value, value);
+}
+
+// Equality of short strings (header names) without a call into libc's memcmp.
+bool same_name(std::string_view a, std::string_view b) noexcept
+{
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Stable insertion sort of `order` by `less`: header lists are short, and std::stable_sort
@@ -523,7 +544,7 @@ struct Signer::Impl {
     for (const std::uint32_t index : order) {
       const std::string_view name = entries[index].name();
       const std::string_view value = entries[index].value();
-      if (!first && previous == name) {
+      if (!first && same_name(previous, name)) {
         w << ',' << value; // continues the previous line
         continue;
       }
@@ -544,7 +565,7 @@ struct Signer::Impl {
     bool first = true;
     for (const std::uint32_t index : order) {
       const std::string_view name = entries[index].name();
-      if (!first && previous == name) {
+      if (!first && same_name(previous, name)) {
         continue;
       }
       if (!first) {
@@ -782,7 +803,7 @@ struct Signer::Impl {
       if (skip_amz_date && name == "x-amz-date") {
         continue;
       }
-      if (!first && previous == name) {
+      if (!first && same_name(previous, name)) {
         w << ',' << value;
         continue;
       }
