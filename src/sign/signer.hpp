@@ -193,12 +193,13 @@ struct KeyCacheStats {
 // characters or a line break that is not a header continuation, a header name that is not an HTTP
 // token, a header the signer owns already present), and Errc::config for an expiry out of range.
 // The message names the offending header or parameter, never a secret. The "_into" variants write
-// into an existing result and reuse its buffers (no allocation once warm): that is the fast path.
+// into an existing result and reuse its buffers (no allocation once warm): that is the fast path;
+// after an error, the content of `out` is unspecified.
 class Signer {
 public:
   static constexpr std::size_t k_default_key_cache_capacity = 8;
 
-  // Throws std::runtime_error if OpenSSL lacks SHA-256, SHA-1 or HMAC.
+  // Throws std::runtime_error if OpenSSL's default provider lacks SHA-256 or SHA-1.
   explicit Signer(std::size_t key_cache_capacity = k_default_key_cache_capacity);
   ~Signer();
   Signer(Signer&&) noexcept;
@@ -244,8 +245,9 @@ public:
                             const V2Options& options, Clock::time_point when, V2Signature& out);
 
   // SigV2 query-string authentication, valid until `expires` (whole seconds since the epoch
-  // are signed; no upper bound is imposed). The query must not already hold AWSAccessKeyId,
-  // Expires or Signature.
+  // are signed; no upper bound is imposed; before 1970 is Errc::config). Expires takes the
+  // Date line: a Date header plays no part and x-amz-date is signed like any x-amz-* header.
+  // The query must not already hold AWSAccessKeyId, Expires or Signature.
   core::Result<V2Presigned> presign_v2(const Request& request, const Credentials& credentials,
                                        const V2Options& options, Clock::time_point expires);
   core::Status presign_v2_into(const Request& request, const Credentials& credentials,
