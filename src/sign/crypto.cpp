@@ -51,20 +51,6 @@ bool same_secret(std::string_view a, std::string_view b) noexcept
   return difference == 0;
 }
 
-// Short-string equality without a call into libc (region and service names).
-bool same_text(std::string_view a, std::string_view b) noexcept
-{
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 } // namespace
 
 void MdDeleter::operator()(EVP_MD* md) const noexcept
@@ -111,9 +97,10 @@ constexpr std::size_t k_block_size = 64; // SHA-1 and SHA-256 alike
 
 Hmac::Hmac(const Algorithms& algorithms, Digest digest)
     : m_md(algorithms.md(digest)), m_size(digest == Digest::sha256 ? 32 : 20),
-      m_inner(EVP_MD_CTX_new()), m_outer(EVP_MD_CTX_new()), m_work(EVP_MD_CTX_new())
+      m_inner(EVP_MD_CTX_new()), m_outer(EVP_MD_CTX_new()), m_work(EVP_MD_CTX_new()),
+      m_after_block(EVP_MD_CTX_new())
 {
-  if (!m_inner || !m_outer || !m_work) {
+  if (!m_inner || !m_outer || !m_work || !m_after_block) {
     fail("EVP_MD_CTX_new");
   }
   set_key("", 0);
@@ -121,6 +108,7 @@ Hmac::Hmac(const Algorithms& algorithms, Digest digest)
 
 void Hmac::set_key(const void* key, std::size_t size)
 {
+  m_block_state = false;
   // K0: the key, hashed first if longer than a block, zero-padded to a block.
   WipedBytes<k_block_size> k0;
   if (size > k_block_size) {
@@ -155,14 +143,49 @@ std::size_t Hmac::mac(std::string_view message, unsigned char* out)
 
 std::size_t Hmac::mac(std::string_view part1, std::string_view part2, unsigned char* out)
 {
-  unsigned char inner[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
   if (EVP_MD_CTX_copy_ex(m_work.get(), m_inner.get()) != 1 ||
-      EVP_DigestUpdate(m_work.get(), part1.data(), part1.size()) != 1 ||
-      (!part2.empty() && EVP_DigestUpdate(m_work.get(), part2.data(), part2.size()) != 1) ||
-      EVP_DigestFinal_ex(m_work.get(), inner, &size) != 1 ||
+      EVP_DigestUpdate(m_work.get(), part1.data(), part1.size()) != 1) {
+    fail("HMAC");
+  }
+  return finish(m_work.get(), part2, out);
+}
+
+std::size_t Hmac::mac_reusing_first_block(std::string_view message, unsigned char* out)
+{
+  constexpr std::size_t k_block = sizeof m_block;
+  if (message.size() < k_block) {
+    return mac(message, out);
+  }
+  const std::string_view block = message.substr(0, k_block);
+  if (!equal_bytes(block, {m_block, k_block})) {
+    // A new first block: remember it, but keep its state only if it comes again, so that
+    // messages that never repeat one pay nothing for the cache.
+    std::memcpy(m_block, block.data(), k_block);
+    m_block_state = false;
+    return mac(message, out);
+  }
+  if (!m_block_state) {
+    if (EVP_MD_CTX_copy_ex(m_after_block.get(), m_inner.get()) != 1 ||
+        EVP_DigestUpdate(m_after_block.get(), block.data(), block.size()) != 1) {
+      fail("HMAC");
+    }
+    m_block_state = true;
+  }
+  if (EVP_MD_CTX_copy_ex(m_work.get(), m_after_block.get()) != 1) {
+    fail("HMAC");
+  }
+  return finish(m_work.get(), message.substr(k_block), out);
+}
+
+// Absorbs `rest` into `inner` (a copy of an inner state), then computes the outer hash.
+std::size_t Hmac::finish(EVP_MD_CTX* inner, std::string_view rest, unsigned char* out)
+{
+  unsigned char inner_digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if ((!rest.empty() && EVP_DigestUpdate(inner, rest.data(), rest.size()) != 1) ||
+      EVP_DigestFinal_ex(inner, inner_digest, &size) != 1 ||
       EVP_MD_CTX_copy_ex(m_work.get(), m_outer.get()) != 1 ||
-      EVP_DigestUpdate(m_work.get(), inner, size) != 1 ||
+      EVP_DigestUpdate(m_work.get(), inner_digest, size) != 1 ||
       EVP_DigestFinal_ex(m_work.get(), out, &size) != 1 || size != m_size) {
     fail("HMAC");
   }
@@ -198,8 +221,8 @@ Hmac& KeyCache::v4(const core::Secret& secret, std::string_view date, std::strin
 {
   ++m_clock;
   for (Entry& entry : m_entries) {
-    if (entry.digest == Digest::sha256 && same_text({entry.date, 8}, date.substr(0, 8)) &&
-        same_text(entry.region, region) && same_text(entry.service, service) &&
+    if (entry.digest == Digest::sha256 && equal_bytes({entry.date, 8}, date.substr(0, 8)) &&
+        equal_bytes(entry.region, region) && equal_bytes(entry.service, service) &&
         same_secret(entry.secret.reveal(), secret.reveal())) {
       entry.last_use = m_clock;
       ++m_hits;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -66,12 +67,23 @@ public:
   std::size_t mac(std::string_view message, unsigned char* out);
   std::size_t mac(std::string_view part1, std::string_view part2, unsigned char* out);
 
+  // mac(), for messages that often begin with the same 64-byte block: once a first block has
+  // come twice in a row, the inner state after it is kept and later messages that begin with
+  // it skip hashing it again. A SigV4 string to sign begins with the algorithm, X-Amz-Date and
+  // scope, the same for every request signed with one key in one second.
+  std::size_t mac_reusing_first_block(std::string_view message, unsigned char* out);
+
 private:
+  std::size_t finish(EVP_MD_CTX* inner, std::string_view rest, unsigned char* out);
+
   EVP_MD* m_md;
   std::size_t m_size; // digest length
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_inner;
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_outer;
   std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_work;
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> m_after_block; // m_inner, then m_block
+  char m_block[64] = {};      // the first block of the last message (not secret)
+  bool m_block_state = false; // m_after_block holds the state after m_block
 };
 
 // Derived keys, keyed by everything they depend on. SigV4 entries hold an HMAC-SHA256 context
@@ -114,6 +126,33 @@ private:
   std::uint64_t m_hits = 0;
   std::uint64_t m_misses = 0;
 };
+
+// a == b for the short strings of the hot paths (names, hosts, hashes), eight bytes at a time
+// and inline: a call into libc's memcmp costs more than the comparison itself at these sizes.
+// Not constant-time: never use it on secrets.
+[[gnu::always_inline]] inline bool equal_bytes(std::string_view a, std::string_view b) noexcept
+{
+  if (a.size() != b.size()) {
+    return false;
+  }
+  const std::size_t size = a.size();
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    std::uint64_t x = 0;
+    std::uint64_t y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      return false;
+    }
+  }
+  for (; i < size; ++i) {
+    if (a[i] != b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
 
 // Lower-case hex of `size` bytes, appended.
 void append_hex(const unsigned char* data, std::size_t size, std::string& out);

@@ -202,7 +202,7 @@ core::Status validate_request(const Request& request, HostRequired host_required
   if (request.scheme.empty() || has_blank_or_control(request.scheme)) {
     return invalid("the request scheme is empty or contains blanks or control characters");
   }
-  if (request.host.empty() || request.host != validated.host) {
+  if (request.host.empty() || !detail::equal_bytes(request.host, validated.host)) {
     if ((host_required == HostRequired::yes && request.host.empty()) ||
         has_blank_or_control(request.host)) {
       return invalid("the request host is empty or contains blanks or control characters");
@@ -236,7 +236,7 @@ core::Status validate_request(const Request& request, HostRequired host_required
 core::Status validate_credentials(const Credentials& credentials, Validated& validated)
 {
   const std::string_view id = credentials.access_key_id;
-  if (id.empty() || id != validated.access_key_id) {
+  if (id.empty() || !detail::equal_bytes(id, validated.access_key_id)) {
     if (id.empty() || classes(id, k_control | k_space | k_separator) != 0) {
       return invalid("the access key id is empty or contains a blank, a control character, '/', "
                      "':' or ','");
@@ -260,7 +260,8 @@ core::Status validate_scope_part(std::string_view part)
 
 core::Status validate_payload_hash(std::string_view hash)
 {
-  if (hash == k_empty_payload_sha256 || hash == k_unsigned_payload) {
+  if (detail::equal_bytes(hash, k_empty_payload_sha256) ||
+      detail::equal_bytes(hash, k_unsigned_payload)) {
     return {}; // the usual values, known good
   }
   if (hash.empty() || has_blank_or_control(hash)) {
@@ -274,6 +275,9 @@ core::Status validate_payload_hash(std::string_view hash)
 // free and the copy is all that is left (assign() goes through the general _M_replace).
 void set_text(std::string& out, std::string_view text)
 {
+  if (detail::equal_bytes(out, text)) {
+    return; // names, and often values, repeat from call to call
+  }
   out.resize(text.size());
   std::memcpy(out.data(), text.data(), text.size());
 }
@@ -290,20 +294,6 @@ void set_param(std::vector<QueryParam>& params, std::size_t index, std::string_v
 {
   set_text(params[index].key, key);
   set_text(params[index].value, value);
-}
-
-// Equality of short strings (header names) without a call into libc's memcmp.
-bool same_name(std::string_view a, std::string_view b) noexcept
-{
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Stable insertion sort of `order` by `less`: header lists are short, and std::stable_sort
@@ -438,9 +428,13 @@ struct Signer::Impl {
     if (!utc.fits_four_digit_year()) {
       return invalid("the signing time is outside the years 0000-9999");
     }
+    char previous_date[8];
+    std::memcpy(previous_date, stamp.amz_date, sizeof previous_date);
     format_amz_date(utc, stamp.amz_date);
     stamp.seconds = seconds;
-    scope.clear(); // its date may have changed
+    if (std::memcmp(previous_date, stamp.amz_date, sizeof previous_date) != 0) {
+      scope.clear(); // it starts with the date
+    }
     return {};
   }
 
@@ -448,7 +442,8 @@ struct Signer::Impl {
   // those of the previous call.
   core::Status set_scope(const V4Options& options)
   {
-    if (!scope.empty() && options.region == scope_region && options.service == scope_service) {
+    if (!scope.empty() && detail::equal_bytes(options.region, scope_region) &&
+        detail::equal_bytes(options.service, scope_service)) {
       return {};
     }
     CREDROTD_TRY(validate_scope_part(options.region));
@@ -544,7 +539,7 @@ struct Signer::Impl {
     for (const std::uint32_t index : order) {
       const std::string_view name = entries[index].name();
       const std::string_view value = entries[index].value();
-      if (!first && same_name(previous, name)) {
+      if (!first && detail::equal_bytes(previous, name)) {
         w << ',' << value; // continues the previous line
         continue;
       }
@@ -565,7 +560,7 @@ struct Signer::Impl {
     bool first = true;
     for (const std::uint32_t index : order) {
       const std::string_view name = entries[index].name();
-      if (!first && same_name(previous, name)) {
+      if (!first && detail::equal_bytes(previous, name)) {
         continue;
       }
       if (!first) {
@@ -672,7 +667,7 @@ struct Signer::Impl {
     detail::Hmac& key =
         keys.v4(credentials.secret_access_key, stamp.date(), options.region, options.service);
     unsigned char mac[32];
-    key.mac(string_to_sign, mac);
+    key.mac_reusing_first_block(string_to_sign, mac);
     signature.clear();
     detail::append_hex(mac, sizeof mac, signature);
   }
@@ -803,7 +798,7 @@ struct Signer::Impl {
       if (skip_amz_date && name == "x-amz-date") {
         continue;
       }
-      if (!first && same_name(previous, name)) {
+      if (!first && detail::equal_bytes(previous, name)) {
         w << ',' << value;
         continue;
       }

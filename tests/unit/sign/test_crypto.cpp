@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 using credrotd::sign::detail::Algorithms;
@@ -81,6 +83,32 @@ TEST_CASE("a keyed HMAC context gives the same MAC on every reuse", "[sign][cryp
   std::string hex;
   append_hex(out, sizeof out, hex);
   CHECK(hex == first);
+}
+
+TEST_CASE("reusing a message's first block gives the plain MAC", "[sign][crypto]")
+{
+  const Algorithms algorithms;
+  Hmac reusing(algorithms, Digest::sha256);
+  Hmac plain(algorithms, Digest::sha256);
+  const auto both = [&](std::string_view message) {
+    unsigned char a[32];
+    unsigned char b[32];
+    reusing.mac_reusing_first_block(message, a);
+    plain.mac(message, b);
+    return std::equal(a, a + 32, b);
+  };
+  const std::string block(64, 'b');
+  for (const char* key : {"first key", "second key"}) {
+    reusing.set_key(key, std::strlen(key));
+    plain.set_key(key, std::strlen(key));
+    CHECK(both(block + "rest of the message"));
+    CHECK(both(block + "another rest"));        // the kept block again
+    CHECK(both(block));                         // exactly one block
+    CHECK(both(std::string(64, 'c') + "rest")); // a different first block
+    CHECK(both(block + "rest of the message")); // and back
+    CHECK(both("shorter than a block"));
+    CHECK(both(""));
+  }
 }
 
 TEST_CASE("SHA-256 contexts are reusable", "[sign][crypto]")
