@@ -56,7 +56,7 @@ private:
 // HMAC (RFC 2104) over EVP digest contexts. set_key() absorbs key XOR ipad and key XOR opad
 // into two contexts once; mac() restores them with EVP_MD_CTX_copy_ex for each message. This
 // is the cheapest way to reuse a key with OpenSSL 3.0's supported API: EVP_MAC re-initialised
-// with the same key does the same copies plus its own dispatch, about 40% more per MAC on
+// with the same key does the same copies plus its own dispatch, about 20% more per MAC on
 // this workload (docs/PERFORMANCE.md). The pad contexts are as sensitive as the key; OpenSSL
 // wipes them when they are freed or re-keyed.
 class Hmac {
