@@ -33,7 +33,10 @@ Actions:
                       HEAD (what Swift does on errors to HEAD)
   headstraylate       the same, the stray bytes 100 ms after the headers
   bigheader           200 with a 100 KiB header field
+  echo                400 whose Keystone error message repeats the request body (as some
+                      validation errors do): secrets must be scrubbed from messages
   ks                  the Keystone answer for the path
+  ksold               the same, but tokens were issued 2 h ago and expire in 60 s
 
 Proxy mode (--proxy): CONNECT host:port tunnels (loopback targets only), absolute-form
 requests are forwarded; "/__stats" answers {"connections", "connects": [...], "forwards": [...]}.
@@ -164,7 +167,7 @@ def keystone_state(key):
         return STATE["keystone"].setdefault(key, {"tokens": 0, "creds": {}})
 
 
-def keystone_answer(conn, key, prefix, method, rest, headers, body, head):
+def keystone_answer(conn, key, prefix, method, rest, headers, body, head, old=False):
     """Answers like Keystone for the few calls credrotd makes."""
     scheme = "https" if isinstance(conn.sock, ssl.SSLSocket) else "http"
     host = headers.get("host", "127.0.0.1")
@@ -183,11 +186,13 @@ def keystone_answer(conn, key, prefix, method, rest, headers, body, head):
         with LOCK:
             ks["tokens"] += 1
             token = "tok-%d" % ks["tokens"]
-        expires = datetime.datetime.utcnow() + datetime.timedelta(hours=1)
+        now = datetime.datetime.utcnow()
+        issued = now - datetime.timedelta(hours=2) if old else now
+        expires = now + (datetime.timedelta(seconds=60) if old else datetime.timedelta(hours=1))
         doc = {"token": {
             "methods": methods,
             "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-            "issued_at": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+            "issued_at": issued.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
             "user": {"id": "u-rotator", "name": "rotator",
                      "domain": {"id": "default", "name": "Default"}},
             "project": {"id": "p-demo", "name": "demo",
@@ -280,8 +285,12 @@ def perform(conn, action, method, key, prefix, rest, headers, body):
     if action == "bigheader":
         conn.send(response_bytes(200, b"{}", {"X-Big": "y" * 100 * 1024}, head=head))
         return True
-    if action == "ks":
-        conn.send(keystone_answer(conn, key, prefix, method, rest, headers, body, head))
+    if action == "echo":
+        conn.send(response_bytes(400, json_body(400, body.decode("utf-8", "replace")), head=head))
+        return True
+    if action in ("ks", "ksold"):
+        conn.send(keystone_answer(conn, key, prefix, method, rest, headers, body, head,
+                                  old=action == "ksold"))
         return True
     close_after = action.endswith("c")
     if close_after:
