@@ -6,23 +6,44 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/serializer.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
+#include <cstring>
 #include <new>
 
 namespace credrotd::keystone::json {
 
 namespace {
 
+// Records each block's size in front of it and wipes that many bytes on release: the size
+// Boost.JSON 1.81 passes to deallocate does not always match the one it allocated (ASan
+// reports the mismatch when a parse fails midway), and a wipe must never trust it.
 class WipingResource final : public boost::json::memory_resource {
+  static std::size_t header(std::size_t alignment)
+  {
+    return std::max(alignment, alignof(std::max_align_t));
+  }
+
   void* do_allocate(std::size_t size, std::size_t alignment) override
   {
-    return ::operator new(size, std::align_val_t(alignment));
+    const std::size_t offset = header(alignment);
+    auto* base =
+        static_cast<unsigned char*>(::operator new(size + offset, std::align_val_t(offset)));
+    std::memcpy(base + offset - sizeof size, &size, sizeof size);
+    return base + offset;
   }
-  void do_deallocate(void* pointer, std::size_t size, std::size_t alignment) override
+
+  void do_deallocate(void* pointer, std::size_t, std::size_t alignment) override
   {
+    const std::size_t offset = header(alignment);
+    auto* base = static_cast<unsigned char*>(pointer) - offset;
+    std::size_t size = 0;
+    std::memcpy(&size, base + offset - sizeof size, sizeof size);
     core::wipe(pointer, size);
-    ::operator delete(pointer, size, std::align_val_t(alignment));
+    ::operator delete(base, std::align_val_t(offset));
   }
+
   bool do_is_equal(const boost::json::memory_resource& other) const noexcept override
   {
     return this == &other;
