@@ -430,6 +430,9 @@ def connection_thread(sock, tls_context, proxy, proxy_auth):
         STATE["connections"] += 1
         conn_id = STATE["connections"]
     try:
+        # Small writes (TLS session tickets, then the response) must not wait for delayed
+        # ACKs: Nagle would add 40 ms that a real server does not show.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls_context is not None:
             sock.settimeout(10)
             sock = tls_context.wrap_socket(sock, server_side=True)
