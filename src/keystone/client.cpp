@@ -276,6 +276,15 @@ Client::get_ec2_credential(std::string access, net::Deadline deadline, Ec2Api ap
   CREDROTD_CO_TRY_ASSIGN(auto response,
                          co_await call(net::Method::get, url, {}, net::Idempotent::yes,
                                        Operation::get, api, deadline));
+  if (response.status == 403 && api == Ec2Api::credentials) {
+    // For a user without admin rights, Keystone answers 403, not 404, when the credential
+    // does not exist (its policy check finds no owner to compare with). OS-EC2 tells the two
+    // apart.
+    auto again = co_await get_ec2_credential(access, deadline, Ec2Api::os_ec2);
+    if (!again && again.error().code == core::Errc::not_found) {
+      co_return again.error();
+    }
+  }
   if (response.status != 200) {
     co_return error_from_status(response.status, body_view(response),
                                 context(Operation::get, api, url));

@@ -182,6 +182,70 @@ std::string FaultServer::url(std::string_view path) const
          std::string(path);
 }
 
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& environment, std::chrono::seconds limit)
+{
+  std::vector<std::string> args = argv;
+  std::vector<std::string> env = environment;
+  std::vector<char*> arg_pointers;
+  for (auto& arg : args) {
+    arg_pointers.push_back(arg.data());
+  }
+  arg_pointers.push_back(nullptr);
+  std::vector<char*> env_pointers;
+  for (auto& entry : env) {
+    env_pointers.push_back(entry.data());
+  }
+  env_pointers.push_back(nullptr);
+
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe2 failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  pid_t pid = -1;
+  const int spawned = ::posix_spawn(&pid, args.at(0).c_str(), &actions, nullptr,
+                                    arg_pointers.data(), env_pointers.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  if (spawned != 0) {
+    ::close(out_pipe[0]);
+    throw std::runtime_error("cannot start " + args.at(0));
+  }
+  CommandResult result;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd pfd{out_pipe[0], POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+      continue;
+    }
+    char buffer[4096];
+    const auto n = ::read(out_pipe[0], buffer, sizeof buffer);
+    if (n <= 0) {
+      break; // end of output: the command is finishing
+    }
+    result.out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(out_pipe[0]);
+  int status = 0;
+  if (!wait_exit(pid, std::chrono::seconds(10), &status)) {
+    ::kill(pid, SIGKILL);
+    wait_exit(pid, std::chrono::seconds(5), &status);
+    return result;
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
 const std::string& test_pki_dir()
 {
   static const PkiDir dir;

@@ -3,10 +3,12 @@
 // makes the test PKI with tests/fault/make_certs.sh.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <vector>
 
 namespace credrotd::testfault {
 
@@ -38,6 +40,17 @@ private:
   std::uint16_t m_port = 0;
   bool m_tls = false;
 };
+
+struct CommandResult {
+  int exit_code = -1; // -1 when killed or not started
+  std::string out;    // standard output (standard error goes to the test's own)
+};
+
+// Runs argv[0] (an absolute path) with exactly `environment` ("KEY=VALUE"), capturing its
+// standard output, for at most `limit`; killed by PID past it. Throws std::runtime_error when
+// it cannot start.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& environment, std::chrono::seconds limit);
 
 // A directory holding the test PKI (see make_certs.sh: ca.pem, server.pem/.key,
 // wronghost.pem/.key, expired.pem/.key), made once per process and removed at exit.
