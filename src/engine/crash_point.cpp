@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// The fault-injection side of crash points (test builds only).
+#include "engine/crash_point.hpp"
+
+#ifdef CREDROTD_FAULT_INJECTION
+
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <map>
+#include <string>
+#include <unistd.h>
+
+namespace credrotd::engine {
+
+void crash_point(std::string_view name)
+{
+  static std::map<std::string, int, std::less<>> hits;
+  const int hit = ++hits[std::string(name)];
+  if (const char* log = std::getenv("CREDROTD_CRASH_LOG"); log != nullptr && *log != '\0') {
+    const int fd = ::open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      const std::string line = std::string(name) + "#" + std::to_string(hit) + "\n";
+      [[maybe_unused]] const auto n = ::write(fd, line.data(), line.size());
+      ::close(fd);
+    }
+  }
+  const char* target = std::getenv("CREDROTD_CRASH_AT");
+  if (target == nullptr) {
+    return;
+  }
+  const std::string_view want(target);
+  const auto hash = want.find('#');
+  const std::string_view want_name = want.substr(0, hash);
+  const int want_hit = hash == std::string_view::npos ? 1 : std::atoi(target + hash + 1);
+  if (want_name == name && want_hit == hit) {
+    ::kill(::getpid(), SIGKILL);
+  }
+}
+
+} // namespace credrotd::engine
+
+#endif

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// The engine: schedules profiles and runs the rotation protocol through the ports.
+#pragma once
+
+#include "core/rotation.hpp"
+#include "core/schedule.hpp"
+#include "engine/ports.hpp"
+#include "engine/state_port.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace credrotd::engine {
+
+enum class CreateChoice { automatic, credentials, os_ec2 };
+
+// A profile as the engine runs it: its policies and the adapters bound to its identity,
+// endpoint and files. Immutable once built; a reload builds new ones, and a running rotation
+// keeps the one it started with.
+struct ProfileRuntime {
+  std::string name;
+  core::RotationPolicy rotation;
+  core::SchedulePolicy schedule;
+  CreateChoice create_method = CreateChoice::automatic;
+  bool confirm_retire = true;
+  bool enabled = true;
+  std::shared_ptr<KeystonePort> keystone;
+  std::shared_ptr<S3Port> s3;
+  std::shared_ptr<ConsumersPort> consumers;
+};
+
+enum class Severity { debug, info, notice, warning, error };
+
+// What happened, for the journal, D-Bus signals and metrics (src/service implements it).
+// Called on the loop thread; must not block. Never receives a secret.
+class Observer {
+public:
+  virtual ~Observer() = default;
+  virtual void rotation_started(const core::Rotation& /*rotation*/) {}
+  virtual void phase_changed(const core::Rotation& /*rotation*/) {}
+  virtual void rotation_finished(const core::Rotation& /*rotation*/) {}
+  virtual void verification_failed(const core::Rotation& /*rotation*/,
+                                   const std::string& /*detail*/)
+  {}
+  virtual void key_deleted(const core::Rotation& /*rotation*/, const std::string& /*access*/) {}
+  // Anything else worth a journal line. `rotation_id` is 0 outside a rotation.
+  virtual void log(Severity /*severity*/, const std::string& /*profile*/,
+                   std::int64_t /*rotation_id*/, const std::string& /*message*/)
+  {}
+  // The schedule or a profile's state changed (for D-Bus PropertiesChanged, metrics).
+  virtual void state_changed() {}
+};
+
+enum class Trigger { schedule, request, resume };
+
+struct EngineOptions {
+  int max_concurrent = 4;
+};
+
+// A profile's state as shown by `credrotctl status` and the D-Bus API.
+struct ProfileStatus {
+  std::string name;
+  bool enabled = true;
+  std::optional<std::string> current_access;
+  std::optional<core::TimePoint> current_since; // when the current key was created or adopted
+  std::optional<core::TimePoint> next_due;
+  std::optional<core::Rotation> running; // the rotation in progress, if any
+  std::optional<core::Rotation> last;    // the last finished rotation, if any
+  std::optional<core::TimePoint> last_success_at;
+  core::OutcomeCounts counts;
+};
+
+// Runs on one io_context thread; every method must be called from that thread. Owns no
+// adapter: profiles bring theirs, the state port and observer outlive the engine.
+class Engine {
+public:
+  Engine(boost::asio::any_io_executor executor, StatePort& state, Observer& observer,
+         EngineOptions options);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();
+
+  // Replaces the set of profiles (at start and on reload). New profiles are scheduled,
+  // removed ones are no longer scheduled; rotations in progress go on with the runtime they
+  // started with.
+  void set_profiles(std::vector<std::shared_ptr<const ProfileRuntime>> profiles);
+  std::vector<std::string> profile_names() const;
+
+  // Resumes the unfinished rotations found in the state (those whose profile is configured;
+  // the others are reported and kept for when the profile returns). Call once, after
+  // set_profiles().
+  void resume();
+
+  // Schedules due profiles until stop(). Wakes only when something is due: no polling.
+  Task<void> run_scheduler();
+
+  // Plans and records a rotation of `profile`, starts it in the background, and returns its
+  // id. Errors: not_found (no such profile), conflict (a rotation of it is in progress; the
+  // message gives its id), and planning failures (unreadable consumer files, consumers that
+  // disagree, a key owned by another project, Keystone unreachable), which are also recorded
+  // as a failed rotation so history shows them.
+  Task<Result<std::int64_t>> rotate(std::string profile, Trigger trigger);
+
+  // Waits until rotation `id` has finished (or the engine stops) and returns its final state.
+  Task<Result<core::Rotation>> wait(std::int64_t id);
+
+  // Checks that the profile's current key works (S3 checks, no rotation). not_found when the
+  // profile has no current key.
+  Task<Result<VerifyReport>> verify_current(std::string profile);
+
+  Result<ProfileStatus> status(const std::string& profile) const;
+  Result<std::vector<ProfileStatus>> status_all() const;
+
+  // Stops scheduling and wakes every waiting task so it returns; rotations stay persisted in
+  // their current phase and resume on the next start.
+  void stop();
+  bool stopping() const noexcept { return m_stopping; }
+  // Number of rotations in progress (running or waiting).
+  std::size_t running_count() const noexcept { return m_running.size(); }
+
+  // Implementation details shared with the rotation coroutines (engine.cpp).
+  struct Run;
+
+private:
+  friend Task<void> run_rotation(Engine* engine, std::shared_ptr<Run> run, bool fresh);
+  friend Task<void> acquire_slot(Engine* engine);
+  friend void release_slot(Engine* engine);
+  friend void finish_run(Engine* engine, const std::shared_ptr<Run>& run);
+  friend void persist(Engine* engine, Run& run, const core::Rotation& proposed);
+
+  void start(std::shared_ptr<Run> run, bool fresh);
+  void poke_scheduler();
+  double jitter_fraction();
+  core::Duration utc_offset(core::TimePoint at) const;
+  std::shared_ptr<const ProfileRuntime> find(const std::string& name) const;
+
+  boost::asio::any_io_executor m_executor;
+  StatePort& m_state;
+  Observer& m_observer;
+  EngineOptions m_options;
+  std::map<std::string, std::shared_ptr<const ProfileRuntime>> m_profiles;
+  std::map<std::string, std::shared_ptr<Run>> m_running; // by profile name
+  std::set<std::string> m_planning;                      // profiles between rotate() and start
+  std::map<std::int64_t, std::vector<std::shared_ptr<boost::asio::steady_timer>>> m_waiters;
+  int m_active = 0; // runs holding a concurrency slot
+  std::deque<std::shared_ptr<boost::asio::steady_timer>> m_slot_waiters;
+  boost::asio::system_timer m_scheduler_timer;
+  std::mt19937_64 m_rng;
+  bool m_stopping = false;
+};
+
+// The access ids the consumers of a profile hold now (nullopt entries for files without a
+// key), or the first read error.
+Result<std::vector<std::optional<std::string>>> read_holders(ConsumersPort& consumers);
+
+} // namespace credrotd::engine

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// The engine's port to its persisted state (implemented by src/store); no Asio here.
+#pragma once
+
+#include "core/error.hpp"
+#include "core/rotation.hpp"
+#include "core/state.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace credrotd::engine {
+
+using core::Result;
+using core::Status;
+
+// The persisted state (src/store). Synchronous: SQLite on the loop thread, each mutating call
+// one durable transaction. Never holds a secret.
+class StatePort {
+public:
+  virtual ~StatePort() = default;
+  // Records a new rotation and returns its id; conflict when the profile has one running.
+  virtual Result<std::int64_t> insert_rotation(const core::Rotation& rotation) = 0;
+  // Stores a transition and its key changes in one transaction.
+  virtual Status save_rotation(const core::Rotation& rotation,
+                               const std::vector<core::KeyChange>& changes) = 0;
+  virtual Result<std::optional<core::Rotation>> rotation(std::int64_t id) const = 0;
+  virtual Result<std::vector<core::Rotation>> unfinished_rotations() const = 0;
+  virtual Result<std::vector<core::Rotation>> history(const std::string& profile,
+                                                      int limit) const = 0;
+  virtual Result<std::optional<core::Rotation>>
+  running_rotation(const std::string& profile) const = 0;
+  virtual Result<core::OutcomeCounts> outcome_counts(const std::string& profile) const = 0;
+  virtual Result<std::vector<core::ManagedKey>> keys(const std::string& profile) const = 0;
+  virtual Status set_key(const core::ManagedKey& key) = 0;
+  virtual Status set_key_state(const std::string& profile, const std::string& access,
+                               core::KeyState state, core::TimePoint at) = 0;
+  virtual Result<std::optional<core::ProfileState>> profile(const std::string& name) const = 0;
+  virtual Result<std::vector<core::ProfileState>> profiles() const = 0;
+  virtual Status save_profile(const core::ProfileState& state) = 0;
+  virtual Status record_write(const core::ConsumerWrite& write) = 0;
+};
+
+} // namespace credrotd::engine

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests of the engine's orchestration: real SQLite state, in-memory Keystone/S3/consumers
+// standing in for the adapters (the real ones are exercised by the integration tests).
+#include "engine/engine.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+
+using namespace credrotd;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using core::Errc;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir()
+  {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("credrotd-engine-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+// Keystone as a map of access id -> (secret, project).
+struct FakeKeystone final : engine::KeystonePort {
+  struct Key {
+    std::string secret;
+    std::string project;
+    std::string user = "u1";
+  };
+  std::map<std::string, Key> keys;
+  std::string project = "p1";
+  bool forbid_credentials = false;
+  std::optional<core::Error> fail_create;
+  int deletes = 0;
+  int counter = 0;
+
+  engine::Task<core::Result<engine::Identity>> identity() override
+  {
+    co_return engine::Identity{"u1", project};
+  }
+  engine::Task<core::Result<std::vector<engine::KeyRecord>>> list_keys() override
+  {
+    std::vector<engine::KeyRecord> out;
+    for (const auto& [access, k] : keys) {
+      if (k.user == "u1") {
+        out.push_back({access, k.user, k.project});
+      }
+    }
+    co_return out;
+  }
+  engine::Task<core::Result<core::Secret>> secret_of(std::string access) override
+  {
+    const auto it = keys.find(access);
+    if (it == keys.end() || it->second.user != "u1") {
+      co_return core::make_error(Errc::not_found, "no key " + access);
+    }
+    co_return core::Secret(it->second.secret);
+  }
+  engine::Task<core::Status> create_key(std::string access, core::Secret secret) override
+  {
+    if (fail_create) {
+      co_return *fail_create;
+    }
+    if (forbid_credentials) {
+      co_return core::make_error(Errc::forbidden, "policy");
+    }
+    if (keys.count(access) != 0) {
+      co_return core::make_error(Errc::conflict, "exists");
+    }
+    keys[access] = {std::string(secret.reveal()), project};
+    co_return core::Status{};
+  }
+  engine::Task<core::Result<engine::NewKey>> create_key_os_ec2() override
+  {
+    auto key = generate_key();
+    keys[key.access] = {std::string(key.secret.reveal()), project};
+    co_return std::move(key);
+  }
+  engine::Task<core::Status> delete_key(std::string access) override
+  {
+    if (keys.erase(access) == 0) {
+      co_return core::make_error(Errc::not_found, "gone");
+    }
+    ++deletes;
+    co_return core::Status{};
+  }
+  engine::NewKey generate_key() override
+  {
+    ++counter;
+    return {"AK" + std::to_string(counter) + "x" + std::to_string(keys.size()),
+            core::Secret("SECRET-" + std::to_string(counter))};
+  }
+};
+
+struct FakeS3 final : engine::S3Port {
+  FakeKeystone& keystone;
+  asio::any_io_executor executor;
+  std::optional<core::VerifyResult> force; // answer this for new keys
+  int active = 0;
+  int max_active = 0;
+  explicit FakeS3(FakeKeystone& k, asio::any_io_executor ex) : keystone(k), executor(ex) {}
+
+  engine::Task<engine::VerifyReport> verify(std::string access, core::Secret secret,
+                                            engine::Expect expect) override
+  {
+    ++active;
+    max_active = std::max(max_active, active);
+    asio::steady_timer t(executor, 20ms); // lets other rotations overlap
+    co_await t.async_wait(asio::use_awaitable);
+    --active;
+    if (force && expect == engine::Expect::accepted) {
+      co_return engine::VerifyReport{*force, "forced"};
+    }
+    const auto it = keystone.keys.find(access);
+    const bool ok = it != keystone.keys.end() && it->second.secret == secret.reveal();
+    co_return engine::VerifyReport{ok ? core::VerifyResult::accepted : core::VerifyResult::rejected,
+                                   ok ? "200" : "403 SignatureDoesNotMatch"};
+  }
+};
+
+struct FakeConsumers final : engine::ConsumersPort {
+  struct File {
+    std::optional<std::string> access;
+    std::string secret;
+  };
+  std::vector<File> files;
+  int fail_write_at = -1;
+  int fail_check_at = -1;
+  int reloads = 0;
+  explicit FakeConsumers(std::size_t n) : files(n) {}
+
+  std::size_t count() const override { return files.size(); }
+  std::string describe(std::size_t i) const override { return "file" + std::to_string(i); }
+  std::string path(std::size_t i) const override { return "/fake/" + std::to_string(i); }
+  core::Result<std::optional<std::string>> read_access(std::size_t i) override
+  {
+    return files[i].access;
+  }
+  core::Result<engine::WriteReport> write(std::size_t i, const std::string& access,
+                                          const core::Secret& secret) override
+  {
+    if (static_cast<int>(i) == fail_write_at) {
+      return core::make_error(Errc::io, "disk full writing " + path(i));
+    }
+    files[i] = {access, std::string(secret.reveal())};
+    return engine::WriteReport{"before", "after"};
+  }
+  engine::Task<core::Status> check(std::size_t i) override
+  {
+    if (static_cast<int>(i) == fail_check_at) {
+      // A careless check command that prints the key it was given.
+      co_return core::make_error(Errc::auth_rejected,
+                                 "s3cmd ls exited 77: secret_key = " + files[i].secret);
+    }
+    co_return core::Status{};
+  }
+  engine::Task<core::Status> reload() override
+  {
+    ++reloads;
+    co_return core::Status{};
+  }
+};
+
+struct RecordingObserver final : engine::Observer {
+  std::vector<std::string> lines;
+  std::vector<core::Rotation> finished;
+  void rotation_finished(const core::Rotation& r) override { finished.push_back(r); }
+  void log(engine::Severity, const std::string& profile, std::int64_t,
+           const std::string& message) override
+  {
+    lines.push_back(profile + ": " + message);
+  }
+};
+
+struct World {
+  TempDir dir;
+  asio::io_context io;
+  store::Store state = store::Store::open(dir.path / "state.db").value();
+  RecordingObserver observer;
+  engine::Engine engine{io.get_executor(), state, observer, engine::EngineOptions{2}};
+  std::shared_ptr<FakeKeystone> keystone = std::make_shared<FakeKeystone>();
+  std::shared_ptr<FakeS3> s3 = std::make_shared<FakeS3>(*keystone, io.get_executor());
+  std::shared_ptr<FakeConsumers> consumers = std::make_shared<FakeConsumers>(3);
+
+  std::shared_ptr<engine::ProfileRuntime> profile(const std::string& name = "backup")
+  {
+    auto p = std::make_shared<engine::ProfileRuntime>();
+    p->name = name;
+    p->rotation.verify_timeout = 0ms;
+    p->rotation.grace = 0ms;
+    p->keystone = keystone;
+    p->s3 = s3;
+    p->consumers = consumers;
+    return p;
+  }
+
+  // Files hold a hand-made key, as the openstack CLI workflow leaves them.
+  void hand_made_key(const std::string& access = "HANDMADE", const std::string& project = "p1")
+  {
+    keystone->keys[access] = {"hand-secret", project};
+    for (auto& f : consumers->files) {
+      f = {access, "hand-secret"};
+    }
+  }
+
+  void run(engine::Task<void> task)
+  {
+    asio::co_spawn(io, std::move(task), [](std::exception_ptr e) {
+      if (e) {
+        std::rethrow_exception(e);
+      }
+    });
+    io.run();
+    io.restart();
+  }
+};
+
+// Rotates `profile` and waits for the rotation to finish; stores the outcome in `out`.
+engine::Task<void> rotate_and_wait(engine::Engine* engine, std::string profile,
+                                   core::Result<core::Rotation>* out)
+{
+  auto id = co_await engine->rotate(profile, engine::Trigger::request);
+  if (!id) {
+    *out = id.error();
+    co_return;
+  }
+  *out = co_await engine->wait(*id);
+}
+
+core::Rotation rotate(World& w, const std::string& profile = "backup")
+{
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "not run");
+  w.run(rotate_and_wait(&w.engine, profile, &out));
+  REQUIRE(out.has_value());
+  return *out;
+}
+
+core::Error rotate_error(World& w, const std::string& profile = "backup")
+{
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "not run");
+  w.run(rotate_and_wait(&w.engine, profile, &out));
+  REQUIRE(out.has_error());
+  return out.error();
+}
+
+std::map<std::string, core::KeyState> key_states(World& w, const std::string& profile = "backup")
+{
+  std::map<std::string, core::KeyState> out;
+  for (const auto& k : w.state.keys(profile).value()) {
+    out[k.access] = k.state;
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a first rotation adopts the hand-made key, replaces it everywhere and deletes it",
+          "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::succeeded);
+  CHECK(r.old_access == "HANDMADE");
+  REQUIRE(r.new_access);
+  CHECK(w.keystone->keys.count("HANDMADE") == 0);
+  REQUIRE(w.keystone->keys.count(*r.new_access) == 1);
+  for (const auto& f : w.consumers->files) {
+    CHECK(f.access == r.new_access);
+    CHECK(f.secret == w.keystone->keys[*r.new_access].secret);
+  }
+  CHECK(w.consumers->reloads == 1);
+  const auto states = key_states(w);
+  CHECK(states.at("HANDMADE") == core::KeyState::retired);
+  CHECK(states.at(*r.new_access) == core::KeyState::current);
+  const auto profile = w.state.profile("backup").value();
+  REQUIRE(profile);
+  CHECK(profile->last_success_at);
+  CHECK(profile->next_due > profile->last_success_at);
+  CHECK(r.note.find("deleted and refused by S3") != std::string::npos);
+
+  // The next rotation replaces the daemon's own key.
+  const auto second = rotate(w);
+  CHECK(second.outcome == core::Outcome::succeeded);
+  CHECK(second.old_access == r.new_access);
+  CHECK(w.keystone->keys.size() == 1);
+}
+
+TEST_CASE("a key in the files that belongs to another project is not adopted", "[engine]")
+{
+  World w;
+  w.hand_made_key("OTHERPROJ", "p2");
+  w.engine.set_profiles({w.profile()});
+  const auto error = rotate_error(w);
+  CHECK(error.code == Errc::config);
+  CHECK(error.message.find("belongs to project p2") != std::string::npos);
+  CHECK(w.keystone->keys.count("OTHERPROJ") == 1);
+  // History shows the failed attempt.
+  const auto history = w.state.history("backup", 5).value();
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].outcome == core::Outcome::failed);
+  CHECK(history[0].error.find("planning failed") != std::string::npos);
+}
+
+TEST_CASE("consumers that disagree on the key stop the first rotation", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.consumers->files[1] = {"SOMETHINGELSE", "x"};
+  w.engine.set_profiles({w.profile()});
+  const auto error = rotate_error(w);
+  CHECK(error.code == Errc::config);
+  CHECK(error.message.find("file1: SOMETHINGELSE") != std::string::npos);
+  CHECK(w.keystone->keys.size() == 1);
+}
+
+TEST_CASE("a key unknown to the user is replaced but never deleted", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.keystone->keys["HANDMADE"].user = "someone-else";
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::succeeded);
+  CHECK_FALSE(r.old_access);
+  CHECK(w.keystone->keys.count("HANDMADE") == 1);
+  CHECK(w.keystone->deletes == 0);
+  CHECK(w.consumers->files[0].access == r.new_access);
+}
+
+TEST_CASE("when policy refuses /v3/credentials the key is created through OS-EC2", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.keystone->forbid_credentials = true;
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::succeeded);
+  CHECK(r.method == core::CreateMethod::os_ec2);
+  REQUIRE(r.new_access);
+  CHECK(w.keystone->keys.count(*r.new_access) == 1);
+  CHECK(w.consumers->files[2].access == r.new_access);
+}
+
+TEST_CASE("a new key the S3 endpoint rejects is rolled back completely", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.s3->force = core::VerifyResult::rejected;
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::rolled_back);
+  CHECK(r.error_code == Errc::auth_rejected);
+  CHECK(w.keystone->keys.size() == 1);
+  CHECK(w.keystone->keys.count("HANDMADE") == 1);
+  for (const auto& f : w.consumers->files) {
+    CHECK(f.access == "HANDMADE");
+    CHECK(f.secret == "hand-secret");
+  }
+  CHECK(w.consumers->reloads == 1); // the rollback's reload
+  CHECK(key_states(w).at(*r.new_access) == core::KeyState::retired);
+}
+
+TEST_CASE("an unreachable endpoint restores the old key and keeps the new one for later",
+          "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.s3->force = core::VerifyResult::unavailable;
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::failed);
+  CHECK(r.keep_new_key);
+  CHECK(w.keystone->keys.count(*r.new_access) == 1);
+  CHECK(w.consumers->files[0].access == "HANDMADE");
+  CHECK(key_states(w).at(*r.new_access) == core::KeyState::previous);
+  CHECK(w.state.profile("backup").value()->consecutive_failures == 1);
+
+  // Once the endpoint is back, the next rotation retires both leftover keys.
+  w.s3->force.reset();
+  const auto next = rotate(w);
+  CHECK(next.outcome == core::Outcome::succeeded);
+  CHECK(w.keystone->keys.size() == 1);
+  CHECK(w.keystone->keys.count(*next.new_access) == 1);
+  CHECK(w.state.profile("backup").value()->consecutive_failures == 0);
+}
+
+TEST_CASE("a failed write restores the consumers already written", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.consumers->fail_write_at = 2;
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::rolled_back);
+  CHECK(r.error.find("disk full") != std::string::npos);
+  for (const auto& f : w.consumers->files) {
+    CHECK(f.access == "HANDMADE");
+  }
+  CHECK(w.keystone->keys.size() == 1);
+}
+
+TEST_CASE("a failing consumer check rolls the rotation back", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.consumers->fail_check_at = 1;
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::rolled_back);
+  CHECK(r.error.find("file1: s3cmd ls exited 77") != std::string::npos);
+  CHECK(w.consumers->files[1].access == "HANDMADE");
+  // The secret the check printed is scrubbed before it is stored or logged.
+  CHECK(r.error.find("secret_key = <redacted>") != std::string::npos);
+  CHECK(r.error.find("SECRET-") == std::string::npos);
+}
+
+TEST_CASE("a profile never runs two rotations at once", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.engine.set_profiles({w.profile()});
+  core::Result<std::int64_t> first = core::make_error(Errc::internal, "");
+  core::Result<std::int64_t> second = core::make_error(Errc::internal, "");
+  struct Twice {
+    static engine::Task<void> run(engine::Engine* e, core::Result<std::int64_t>* a,
+                                  core::Result<std::int64_t>* b)
+    {
+      *a = co_await e->rotate("backup", engine::Trigger::request);
+      *b = co_await e->rotate("backup", engine::Trigger::request);
+      if (*a) {
+        (void)co_await e->wait(**a);
+      }
+    }
+  };
+  w.run(Twice::run(&w.engine, &first, &second));
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_error());
+  CHECK(second.error().code == Errc::conflict);
+  CHECK(second.error().message.find("rotation " + std::to_string(*first)) != std::string::npos);
+}
+
+TEST_CASE("profiles rotate concurrently within the configured bound", "[engine]")
+{
+  World w; // max_concurrent = 2
+  std::vector<std::shared_ptr<const engine::ProfileRuntime>> profiles;
+  std::vector<std::shared_ptr<FakeConsumers>> files;
+  for (int i = 0; i < 6; ++i) {
+    auto p = w.profile("p" + std::to_string(i));
+    auto c = std::make_shared<FakeConsumers>(1);
+    p->consumers = c;
+    files.push_back(c);
+    profiles.push_back(p);
+  }
+  w.engine.set_profiles(profiles);
+  struct All {
+    static engine::Task<void> run(engine::Engine* e, int n)
+    {
+      std::vector<std::int64_t> ids;
+      for (int i = 0; i < n; ++i) {
+        auto id = co_await e->rotate("p" + std::to_string(i), engine::Trigger::request);
+        ids.push_back(id.value());
+      }
+      for (const auto id : ids) {
+        (void)co_await e->wait(id);
+      }
+    }
+  };
+  w.run(All::run(&w.engine, 6));
+  CHECK(w.s3->max_active == 2);
+  for (int i = 0; i < 6; ++i) {
+    CHECK(w.state.history("p" + std::to_string(i), 1).value().at(0).outcome ==
+          core::Outcome::succeeded);
+    CHECK(files[static_cast<std::size_t>(i)]->files[0].access);
+  }
+}
+
+TEST_CASE("a rotation interrupted after create resumes at write on the next start", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  // What a crash right after create leaves: the rotation row in phase write, the new key in
+  // Keystone, the files untouched.
+  REQUIRE(w.state
+              .set_key({"backup", "HANDMADE", core::KeyState::current, core::KeyOrigin::adopted,
+                        std::nullopt, core::TimePoint{}, std::nullopt})
+              .has_value());
+  core::Rotation r;
+  r.profile = "backup";
+  r.old_access = "HANDMADE";
+  r.new_access = "CRASHKEY";
+  r.started_at = core::TimePoint{std::chrono::milliseconds(1000)};
+  r.phase_since = r.started_at;
+  r.id = w.state.insert_rotation(r).value();
+  r.phase = core::Phase::write;
+  REQUIRE(w.state.save_rotation(r, {}).has_value());
+  w.keystone->keys["CRASHKEY"] = {"crash-secret", "p1"};
+
+  w.engine.set_profiles({w.profile()});
+  w.engine.resume();
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "");
+  struct Wait {
+    static engine::Task<void> run(engine::Engine* e, std::int64_t id,
+                                  core::Result<core::Rotation>* o)
+    {
+      *o = co_await e->wait(id);
+    }
+  };
+  w.run(Wait::run(&w.engine, r.id, &out));
+  REQUIRE(out.has_value());
+  CHECK(out->outcome == core::Outcome::succeeded);
+  CHECK(w.consumers->files[0].access == "CRASHKEY");
+  CHECK(w.consumers->files[0].secret == "crash-secret"); // re-read from Keystone
+  CHECK(w.keystone->keys.size() == 1);
+  CHECK(w.keystone->keys.count("CRASHKEY") == 1);
+}
+
+TEST_CASE("a resumed create finds the key its interrupted attempt made", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  core::Rotation r;
+  r.profile = "backup";
+  r.old_access = "HANDMADE";
+  r.new_access = "MADEBEFORECRASH";
+  r.started_at = core::TimePoint{std::chrono::milliseconds(1000)};
+  r.phase_since = r.started_at;
+  r.id = w.state.insert_rotation(r).value();
+  w.keystone->keys["MADEBEFORECRASH"] = {"s1", "p1"};
+  w.engine.set_profiles({w.profile()});
+  w.engine.resume();
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "");
+  struct Wait {
+    static engine::Task<void> run(engine::Engine* e, std::int64_t id,
+                                  core::Result<core::Rotation>* o)
+    {
+      *o = co_await e->wait(id);
+    }
+  };
+  w.run(Wait::run(&w.engine, r.id, &out));
+  REQUIRE(out.has_value());
+  CHECK(out->outcome == core::Outcome::succeeded);
+  CHECK(w.keystone->keys.size() == 1);
+  CHECK(w.consumers->files[0].secret == "s1");
+}
+
+TEST_CASE("the scheduler rotates a profile when it is due and then waits", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  auto p = w.profile();
+  p->schedule.jitter = 0ms;
+  p->schedule.interval = 1h;
+  w.engine.set_profiles({p});
+  struct Sched {
+    static engine::Task<void> stop_after_first(engine::Engine* e, RecordingObserver* o,
+                                               asio::any_io_executor ex)
+    {
+      asio::steady_timer t(ex);
+      for (int i = 0; i < 200 && o->finished.empty(); ++i) {
+        t.expires_after(10ms);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      e->stop();
+    }
+  };
+  asio::co_spawn(w.io, w.engine.run_scheduler(), [](std::exception_ptr e) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+  });
+  w.run(Sched::stop_after_first(&w.engine, &w.observer, w.io.get_executor()));
+  REQUIRE(w.observer.finished.size() == 1);
+  CHECK(w.observer.finished[0].outcome == core::Outcome::succeeded);
+  const auto state = w.state.profile("backup").value();
+  REQUIRE(state);
+  CHECK(*state->next_due - *state->last_success_at == 1h);
+}
+
+TEST_CASE("verify_current checks the profile's current key", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.engine.set_profiles({w.profile()});
+  (void)rotate(w);
+  core::Result<engine::VerifyReport> report = core::make_error(Errc::internal, "");
+  struct V {
+    static engine::Task<void> run(engine::Engine* e, core::Result<engine::VerifyReport>* out)
+    {
+      *out = co_await e->verify_current("backup");
+    }
+  };
+  w.run(V::run(&w.engine, &report));
+  REQUIRE(report.has_value());
+  CHECK(report->result == core::VerifyResult::accepted);
+}

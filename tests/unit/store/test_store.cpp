@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests of the SQLite state store on real database files.
+#include "store/store.hpp"
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <fstream>
+#include <random>
+#include <sys/stat.h>
+
+using namespace credrotd;
+using namespace std::chrono_literals;
+using store::Store;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir()
+  {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("credrotd-store-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+const core::TimePoint t0{std::chrono::milliseconds(1'700'000'000'000)};
+
+core::Rotation sample(const std::string& profile)
+{
+  core::Rotation r;
+  r.profile = profile;
+  r.old_access = "OLD";
+  r.new_access = "NEW";
+  r.started_at = t0;
+  r.phase_since = t0;
+  return r;
+}
+
+std::string slurp(const std::filesystem::path& p)
+{
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+} // namespace
+
+TEST_CASE("a new state database is created 0600 at the current schema", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db");
+  REQUIRE(s.has_value());
+  CHECK(s->schema_version() == store::k_schema_version);
+  struct stat st {};
+  REQUIRE(::stat((dir.path / "state.db").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("a rotation round-trips through the database with every field", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  core::Rotation r = sample("backup");
+  r.method = core::CreateMethod::os_ec2;
+  r.keys_before = {"A1", "B2"};
+  const auto id = s.insert_rotation(r).value();
+  CHECK(id > 0);
+  r.id = id;
+  r.phase = core::Phase::verify;
+  r.phase_since = t0 + 5s;
+  r.verify_deadline = t0 + 65s;
+  r.retry_at = t0 + 6s;
+  r.attempts = 2;
+  r.error_code = core::Errc::auth_rejected;
+  r.error = "rejected: 403";
+  r.note = "n";
+  r.keep_new_key = true;
+  REQUIRE(s.save_rotation(r, {}).has_value());
+
+  // Reopen: what was saved is what comes back.
+  s = Store::open(dir.path / "state.db").value();
+  const auto back = s.rotation(id).value();
+  REQUIRE(back);
+  CHECK(back->profile == "backup");
+  CHECK(back->phase == core::Phase::verify);
+  CHECK(back->method == core::CreateMethod::os_ec2);
+  CHECK(back->old_access == "OLD");
+  CHECK(back->new_access == "NEW");
+  CHECK(back->keys_before == std::vector<std::string>{"A1", "B2"});
+  CHECK(back->started_at == t0);
+  CHECK(back->phase_since == t0 + 5s);
+  CHECK(back->verify_deadline == t0 + 65s);
+  CHECK(back->retry_at == t0 + 6s);
+  CHECK_FALSE(back->grace_until);
+  CHECK(back->attempts == 2);
+  CHECK(back->error_code == core::Errc::auth_rejected);
+  CHECK(back->error == "rejected: 403");
+  CHECK(back->keep_new_key);
+
+  const auto log = s.transitions(id).value();
+  REQUIRE(log.size() == 2);
+  CHECK(log[0].phase == core::Phase::create);
+  CHECK(log[1].phase == core::Phase::verify);
+  CHECK(log[1].at == t0 + 5s);
+}
+
+TEST_CASE("a profile never has two running rotations", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  REQUIRE(s.insert_rotation(sample("backup")).has_value());
+  const auto second = s.insert_rotation(sample("backup"));
+  REQUIRE(second.has_error());
+  CHECK(second.error().code == core::Errc::conflict);
+  CHECK(s.insert_rotation(sample("other")).has_value());
+  CHECK(s.unfinished_rotations().value().size() == 2);
+  CHECK(s.running_rotation("backup").value()->profile == "backup");
+}
+
+TEST_CASE("finished rotations leave the running set and show in history newest first", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  for (int i = 0; i < 5; ++i) {
+    core::Rotation r = sample("backup");
+    r.id = s.insert_rotation(r).value();
+    r.phase = core::Phase::done;
+    r.outcome = i == 3 ? core::Outcome::rolled_back : core::Outcome::succeeded;
+    r.finished_at = t0 + std::chrono::minutes(i);
+    REQUIRE(s.save_rotation(r, {}).has_value());
+  }
+  CHECK(s.unfinished_rotations().value().empty());
+  const auto h = s.history("backup", 3).value();
+  REQUIRE(h.size() == 3);
+  CHECK(h[0].id > h[1].id);
+  CHECK(h[1].outcome == core::Outcome::rolled_back);
+  const auto counts = s.outcome_counts("backup").value();
+  CHECK(counts.succeeded == 4);
+  CHECK(counts.rolled_back == 1);
+  CHECK(s.profile("backup").value()->last_rotation_id == h[0].id);
+}
+
+TEST_CASE("key changes are stored with the rotation", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  core::Rotation r = sample("backup");
+  r.id = s.insert_rotation(r).value();
+  auto keys = s.keys("backup").value();
+  REQUIRE(keys.size() == 1);
+  CHECK(keys[0].access == "NEW");
+  CHECK(keys[0].state == core::KeyState::pending);
+
+  REQUIRE(s.set_key({"backup", "OLD", core::KeyState::current, core::KeyOrigin::adopted,
+                     std::nullopt, t0, std::nullopt})
+              .has_value());
+  REQUIRE(s.save_rotation(r, {{"NEW", core::KeyState::current}, {"OLD", core::KeyState::previous}})
+              .has_value());
+  REQUIRE(s.set_key_state("backup", "OLD", core::KeyState::retired, t0 + 1h).has_value());
+  keys = s.keys("backup").value();
+  REQUIRE(keys.size() == 2);
+  for (const auto& k : keys) {
+    if (k.access == "OLD") {
+      CHECK(k.state == core::KeyState::retired);
+      CHECK(k.origin == core::KeyOrigin::adopted);
+      CHECK(k.retired_at == t0 + 1h);
+    } else {
+      CHECK(k.state == core::KeyState::current);
+      CHECK(k.origin == core::KeyOrigin::created);
+      CHECK(k.rotation_id == r.id);
+    }
+  }
+}
+
+TEST_CASE("profiles and consumer writes are stored", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  REQUIRE(s.save_profile({"backup", t0 + 30min, 2, std::nullopt, t0}).has_value());
+  const auto p = s.profile("backup").value();
+  REQUIRE(p);
+  CHECK(p->next_due == t0 + 30min);
+  CHECK(p->consecutive_failures == 2);
+  CHECK_FALSE(s.profile("nope").value());
+
+  const auto id = s.insert_rotation(sample("backup")).value();
+  REQUIRE(s.record_write({id, "/home/a/.s3cfg", store::WriteKind::write, "NEW", "aa", "bb", t0})
+              .has_value());
+  const auto w = s.writes(id).value();
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].path == "/home/a/.s3cfg");
+  CHECK(w[0].sha256_after == "bb");
+}
+
+TEST_CASE("a state database readable by others is refused", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  {
+    std::ofstream(path) << "";
+  }
+  ::chmod(path.c_str(), 0644);
+  const auto s = Store::open(path);
+  REQUIRE(s.has_error());
+  CHECK(s.error().code == core::Errc::unsafe);
+  CHECK(s.error().message.find("chmod 600") != std::string::npos);
+}
+
+TEST_CASE("a symlinked state database is refused", "[store]")
+{
+  TempDir dir;
+  std::filesystem::create_symlink("/etc/passwd", dir.path / "state.db");
+  const auto s = Store::open(dir.path / "state.db");
+  REQUIRE(s.has_error());
+  CHECK(s.error().code == core::Errc::io);
+}
+
+TEST_CASE("a corrupted database gives a clear error and is not modified", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  {
+    auto s = Store::open(path).value();
+    for (int i = 0; i < 200; ++i) {
+      core::Rotation r = sample("p" + std::to_string(i));
+      REQUIRE(s.insert_rotation(r).has_value());
+    }
+  }
+  // Checkpointed and closed: now damage a page in the middle of the file.
+  std::filesystem::remove(dir.path / "state.db-wal");
+  std::string bytes = slurp(path);
+  REQUIRE(bytes.size() > 3 * 4096);
+  for (std::size_t i = 2 * 4096; i < 2 * 4096 + 512; ++i) {
+    bytes[i] = static_cast<char>(0xA5);
+  }
+  {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  ::chmod(path.c_str(), 0600);
+
+  const auto s = Store::open(path);
+  REQUIRE(s.has_error());
+  CHECK(s.error().code == core::Errc::parse);
+  CHECK(s.error().message.find(path.string()) != std::string::npos);
+  CHECK(s.error().message.find("Move it aside") != std::string::npos);
+  CHECK(slurp(path) == bytes);
+}
+
+TEST_CASE("a database with a newer schema is refused", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  {
+    auto s = Store::open(path).value();
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  const auto s = Store::open(path);
+  REQUIRE(s.has_error());
+  CHECK(s.error().code == core::Errc::config);
+  CHECK(s.error().message.find("newer") != std::string::npos);
+}
+
+TEST_CASE("a database locked by another process gives a transient error, not a hang", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  auto s = Store::open(path).value();
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = s.insert_rotation(sample("backup"));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  REQUIRE(r.has_error());
+  CHECK(r.error().code == core::Errc::transient);
+  CHECK(r.error().message.find("second credrotd") != std::string::npos);
+  CHECK(waited < 5s);
+  CHECK(s.insert_rotation(sample("backup")).has_value());
+}
