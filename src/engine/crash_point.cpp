@@ -40,4 +40,15 @@ void crash_point(std::string_view name)
 
 } // namespace credrotd::engine
 
+namespace credrotd::consumers {
+
+// Replaces the weak no-op of src/consumers (an adapter may not depend on the engine), so the
+// writer's crash points (consumers.temp_created, consumers.renamed, ...) obey CREDROTD_CRASH_AT.
+void crash_point(std::string_view name)
+{
+  engine::crash_point(name);
+}
+
+} // namespace credrotd::consumers
+
 #endif

@@ -177,7 +177,7 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
       co_return core::Created{access};
     }
     if (created.error().code != Errc::forbidden ||
-        run->profile->create_method != CreateChoice::automatic) {
+        run->profile->create_method != core::CreateMethodChoice::auto_) {
       co_return core::CreateFailed{created.error(), core::is_transient(created.error().code)};
     }
     // Policy refuses /v3/credentials: fall back to OS-EC2, recording the keys that exist so
@@ -736,7 +736,7 @@ Task<Result<core::Rotation>> plan(std::shared_ptr<const ProfileRuntime> profile,
     }
   }
 
-  if (profile->create_method == CreateChoice::os_ec2) {
+  if (profile->create_method == core::CreateMethodChoice::os_ec2) {
     r.method = core::CreateMethod::os_ec2;
     CREDROTD_CO_TRY_ASSIGN(const auto records, co_await ks.list_keys());
     for (const auto& k : records) {

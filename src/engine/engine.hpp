@@ -2,6 +2,7 @@
 // The engine: schedules profiles and runs the rotation protocol through the ports.
 #pragma once
 
+#include "core/config.hpp"
 #include "core/rotation.hpp"
 #include "core/schedule.hpp"
 #include "engine/ports.hpp"
@@ -23,8 +24,6 @@
 
 namespace credrotd::engine {
 
-enum class CreateChoice { automatic, credentials, os_ec2 };
-
 // A profile as the engine runs it: its policies and the adapters bound to its identity,
 // endpoint and files. Immutable once built; a reload builds new ones, and a running rotation
 // keeps the one it started with.
@@ -32,7 +31,7 @@ struct ProfileRuntime {
   std::string name;
   core::RotationPolicy rotation;
   core::SchedulePolicy schedule;
-  CreateChoice create_method = CreateChoice::automatic;
+  core::CreateMethodChoice create_method = core::CreateMethodChoice::auto_;
   bool confirm_retire = true;
   bool enabled = true;
   std::shared_ptr<KeystonePort> keystone;

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dispatch from a ConsumerSpec to its format module and the writer.
+#include "consumers/consumer.hpp"
+
+#include "consumers/aws_credentials.hpp"
+#include "consumers/envfile.hpp"
+#include "consumers/rclone.hpp"
+#include "consumers/s3cmd.hpp"
+#include "consumers/s3fs.hpp"
+#include "consumers/template_file.hpp"
+
+namespace credrotd::consumers {
+
+namespace {
+
+core::Error config_error(const ConsumerSpec& spec, std::string_view what)
+{
+  return core::make_error(core::Errc::config, std::string(to_string(spec.type)) + " consumer " +
+                                                  spec.path + ": " + std::string(what));
+}
+
+core::Status prefixed(const ConsumerSpec& spec, core::Status status)
+{
+  if (!status) {
+    return config_error(spec, status.error().message);
+  }
+  return {};
+}
+
+aws_credentials::Options aws_options(const ConsumerSpec& spec)
+{
+  return {spec.profile, spec.create_profile, spec.session_token};
+}
+
+core::Result<FileContent> read_template(const ConsumerSpec& spec)
+{
+  CREDROTD_TRY_ASSIGN(auto file, read_file(spec.template_path));
+  if (!file) {
+    return core::make_error(core::Errc::not_found, "template " + spec.template_path + " (for " +
+                                                       spec.path + ") does not exist");
+  }
+  return std::move(*file);
+}
+
+core::Error missing_file(const ConsumerSpec& spec)
+{
+  return core::make_error(core::Errc::not_found,
+                          spec.path + " does not exist; credrotd rewrites " +
+                              std::string(to_string(spec.type)) +
+                              " files but does not create them (the client needs more than the "
+                              "key): create it first");
+}
+
+} // namespace
+
+std::string_view to_string(ConsumerType type) noexcept
+{
+  switch (type) {
+  case ConsumerType::s3cmd:
+    return "s3cmd";
+  case ConsumerType::aws_credentials:
+    return "aws-credentials";
+  case ConsumerType::rclone:
+    return "rclone";
+  case ConsumerType::s3fs:
+    return "s3fs";
+  case ConsumerType::envfile:
+    return "envfile";
+  case ConsumerType::template_:
+    return "template";
+  }
+  return "?";
+}
+
+std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept
+{
+  for (const auto type : {ConsumerType::s3cmd, ConsumerType::aws_credentials, ConsumerType::rclone,
+                          ConsumerType::s3fs, ConsumerType::envfile, ConsumerType::template_}) {
+    if (to_string(type) == name) {
+      return type;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(SessionToken policy) noexcept
+{
+  return policy == SessionToken::remove ? "remove" : "keep";
+}
+
+core::Status check_spec(const ConsumerSpec& spec)
+{
+  if (spec.path.empty() || spec.path.front() != '/') {
+    return config_error(spec, "path must be absolute");
+  }
+  if ((spec.mode & ~0777U) != 0) {
+    return config_error(spec, "mode must be permission bits (at most 0777)");
+  }
+  switch (spec.type) {
+  case ConsumerType::s3cmd:
+    return {};
+  case ConsumerType::aws_credentials:
+    return prefixed(spec, aws_credentials::check_profile_name(spec.profile));
+  case ConsumerType::rclone:
+    return prefixed(spec, rclone::check_remote_name(spec.remote));
+  case ConsumerType::s3fs:
+    return prefixed(spec, s3fs::check_bucket_name(spec.bucket));
+  case ConsumerType::envfile:
+    CREDROTD_TRY(
+        prefixed(spec, envfile::check_variable_name("access_key_var", spec.access_key_var)));
+    CREDROTD_TRY(
+        prefixed(spec, envfile::check_variable_name("secret_key_var", spec.secret_key_var)));
+    if (spec.access_key_var == spec.secret_key_var) {
+      return config_error(spec, "access_key_var and secret_key_var must differ");
+    }
+    return {};
+  case ConsumerType::template_:
+    if (spec.template_path.empty() || spec.template_path.front() != '/') {
+      return config_error(spec, "template must be an absolute path");
+    }
+    if (spec.template_path == spec.path) {
+      return config_error(spec, "template and path must be different files");
+    }
+    return {};
+  }
+  return config_error(spec, "unknown type");
+}
+
+WriteOptions write_options(const ConsumerSpec& spec)
+{
+  WriteOptions options;
+  options.create_mode = spec.mode & 0777U;
+  options.mode_clear = spec.type == ConsumerType::s3fs ? s3fs::forbidden_mode_bits(spec.path) : 0;
+  options.in_place = spec.in_place ? InPlace::yes : InPlace::no;
+  return options;
+}
+
+core::Result<std::optional<KeyInFile>> read_key(const ConsumerSpec& spec)
+{
+  CREDROTD_TRY(check_spec(spec));
+  CREDROTD_TRY_ASSIGN(const auto file, read_file(spec.path));
+  if (!file) {
+    return std::optional<KeyInFile>{};
+  }
+  const Source source{spec.path, file->content};
+  core::Result<std::optional<FoundKey>> found = std::optional<FoundKey>{};
+  switch (spec.type) {
+  case ConsumerType::s3cmd:
+    found = s3cmd::read(source);
+    break;
+  case ConsumerType::aws_credentials:
+    found = aws_credentials::read(source, aws_options(spec));
+    break;
+  case ConsumerType::rclone:
+    found = rclone::read(source, {spec.remote});
+    break;
+  case ConsumerType::s3fs:
+    found = s3fs::read(source, {spec.bucket});
+    break;
+  case ConsumerType::envfile:
+    found = envfile::read(source, {spec.access_key_var, spec.secret_key_var});
+    break;
+  case ConsumerType::template_: {
+    CREDROTD_TRY_ASSIGN(const FileContent tmpl, read_template(spec));
+    found = template_file::read(source, Source{spec.template_path, tmpl.content});
+    break;
+  }
+  }
+  if (!found) {
+    return found.error();
+  }
+  if (!*found) {
+    return std::optional<KeyInFile>{};
+  }
+  FoundKey& key = **found;
+  return std::optional<KeyInFile>(
+      KeyInFile{std::move(key.access_id), std::move(key.secret), file->real_path, key.line});
+}
+
+core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view access_id,
+                                const core::Secret& secret)
+{
+  CREDROTD_TRY(check_spec(spec));
+  std::optional<FileContent> tmpl;
+  if (spec.type == ConsumerType::template_) {
+    CREDROTD_TRY_ASSIGN(tmpl, read_template(spec));
+  }
+  const Renderer render = [&](const CurrentFile& current) -> core::Result<Content> {
+    const Source source{current.path, current.content.value_or(std::string_view())};
+    const bool exists = current.content.has_value();
+    switch (spec.type) {
+    case ConsumerType::s3cmd:
+      if (!exists) {
+        return missing_file(spec);
+      }
+      return s3cmd::render(source, {spec.session_token}, access_id, secret);
+    case ConsumerType::aws_credentials:
+      if (!exists) {
+        if (!spec.create_profile) {
+          return core::make_error(core::Errc::not_found, spec.path +
+                                                             " does not exist; create it, or set "
+                                                             "create_profile = true");
+        }
+        return aws_credentials::create(aws_options(spec), access_id, secret);
+      }
+      return aws_credentials::render(source, aws_options(spec), access_id, secret);
+    case ConsumerType::rclone:
+      if (!exists) {
+        return missing_file(spec);
+      }
+      return rclone::render(source, {spec.remote}, access_id, secret);
+    case ConsumerType::s3fs:
+      if (!exists) {
+        return s3fs::create({spec.bucket}, access_id, secret);
+      }
+      return s3fs::render(source, {spec.bucket}, access_id, secret);
+    case ConsumerType::envfile:
+      if (!exists) {
+        return envfile::create({spec.access_key_var, spec.secret_key_var}, access_id, secret);
+      }
+      return envfile::render(source, {spec.access_key_var, spec.secret_key_var}, access_id, secret);
+    case ConsumerType::template_:
+      return template_file::render(Source{spec.template_path, tmpl->content}, access_id, secret);
+    }
+    return config_error(spec, "unknown type");
+  };
+  return rewrite_file(spec.path, write_options(spec), render);
+}
+
+core::Result<std::size_t> remove_stray_temp_files(const ConsumerSpec& spec)
+{
+  CREDROTD_TRY(check_spec(spec));
+  return remove_stray_temp_files(spec.path);
+}
+
+} // namespace credrotd::consumers

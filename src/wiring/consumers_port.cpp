@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+// Consumer files, check commands and reload actions of one profile.
+#include "wiring/consumers_port.hpp"
+
+#include "consumers/consumer.hpp"
+#include "service/command.hpp"
+
+namespace credrotd::wiring {
+
+namespace {
+
+consumers::ConsumerType to_type(core::ConsumerType type)
+{
+  switch (type) {
+  case core::ConsumerType::s3cmd:
+    return consumers::ConsumerType::s3cmd;
+  case core::ConsumerType::aws_credentials:
+    return consumers::ConsumerType::aws_credentials;
+  case core::ConsumerType::rclone:
+    return consumers::ConsumerType::rclone;
+  case core::ConsumerType::s3fs:
+    return consumers::ConsumerType::s3fs;
+  case core::ConsumerType::envfile:
+    return consumers::ConsumerType::envfile;
+  case core::ConsumerType::template_:
+    return consumers::ConsumerType::template_;
+  }
+  return consumers::ConsumerType::s3cmd;
+}
+
+service::UnitVerb to_verb(core::ReloadAction action)
+{
+  switch (action) {
+  case core::ReloadAction::reload:
+    return service::UnitVerb::reload;
+  case core::ReloadAction::restart:
+    return service::UnitVerb::restart;
+  case core::ReloadAction::try_restart:
+    return service::UnitVerb::try_restart;
+  case core::ReloadAction::reload_or_restart:
+    return service::UnitVerb::reload_or_restart;
+  }
+  return service::UnitVerb::reload_or_restart;
+}
+
+} // namespace
+
+consumers::ConsumerSpec to_spec(const core::Consumer& c)
+{
+  consumers::ConsumerSpec spec;
+  spec.type = to_type(c.type);
+  spec.path = c.path;
+  spec.profile = c.aws_profile;
+  spec.create_profile = c.create_profile;
+  spec.session_token = c.session_token == core::SessionTokenPolicy::keep
+                           ? consumers::SessionToken::keep
+                           : consumers::SessionToken::remove;
+  spec.remote = c.rclone_remote;
+  spec.bucket = c.s3fs_bucket;
+  spec.access_key_var = c.access_key_var;
+  spec.secret_key_var = c.secret_key_var;
+  spec.template_path = c.template_file;
+  spec.mode = c.mode;
+  spec.in_place = c.in_place;
+  return spec;
+}
+
+ConsumersAdapter::ConsumersAdapter(boost::asio::any_io_executor executor,
+                                   std::vector<core::Consumer> consumers,
+                                   service::SystemdUnits* units,
+                                   std::chrono::milliseconds unit_timeout)
+    : m_executor(std::move(executor)), m_consumers(std::move(consumers)), m_units(units),
+      m_unit_timeout(unit_timeout)
+{
+  for (const auto& c : m_consumers) {
+    m_specs.push_back(to_spec(c));
+  }
+}
+
+std::string ConsumersAdapter::describe(std::size_t index) const
+{
+  const auto& c = m_consumers.at(index);
+  return std::string(core::to_string(c.type)) + " " + c.path;
+}
+
+core::Result<std::optional<std::string>> ConsumersAdapter::read_access(std::size_t index)
+{
+  CREDROTD_TRY_ASSIGN(auto key, consumers::read_key(m_specs.at(index)));
+  if (!key) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(std::move(key->access_id));
+}
+
+core::Result<engine::WriteReport>
+ConsumersAdapter::write(std::size_t index, const std::string& access, const core::Secret& secret)
+{
+  CREDROTD_TRY_ASSIGN(const auto report, consumers::apply(m_specs.at(index), access, secret));
+  return engine::WriteReport{report.old_sha256, report.new_sha256};
+}
+
+engine::Task<core::Status> ConsumersAdapter::check(std::size_t index)
+{
+  const auto& c = m_consumers.at(index);
+  if (c.check.empty()) {
+    co_return core::Status{};
+  }
+  service::CommandSpec spec;
+  spec.argv = c.check;
+  spec.user = c.user;
+  spec.timeout = c.check_timeout;
+  spec.label = "check";
+  co_return co_await service::run_command(m_executor, std::move(spec));
+}
+
+std::vector<service::UnitAction> ConsumersAdapter::unit_actions() const
+{
+  std::vector<service::UnitAction> actions;
+  for (const auto& c : m_consumers) {
+    for (const auto& unit : c.reload) {
+      actions.push_back({unit, to_verb(c.reload_action)});
+    }
+  }
+  return service::merge_unit_actions(std::move(actions));
+}
+
+engine::Task<core::Status> ConsumersAdapter::reload()
+{
+  auto actions = unit_actions();
+  if (!actions.empty()) {
+    if (m_units == nullptr) {
+      co_return core::make_error(core::Errc::config, "cannot reload " + actions.front().unit +
+                                                         ": no connection to systemd's D-Bus API");
+    }
+    CREDROTD_CO_TRY(co_await service::act_on_units(*m_units, std::move(actions), m_unit_timeout));
+  }
+  for (const auto& c : m_consumers) {
+    for (const auto& argv : c.run) {
+      service::CommandSpec spec;
+      spec.argv = argv;
+      spec.user = c.user;
+      spec.timeout = c.run_timeout;
+      spec.label = "reload command";
+      CREDROTD_CO_TRY(co_await service::run_command(m_executor, std::move(spec)));
+    }
+  }
+  co_return core::Status{};
+}
+
+} // namespace credrotd::wiring

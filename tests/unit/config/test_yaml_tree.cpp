@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+// YAML read as PyYAML's safe_load reads it: numbers, booleans, merge keys, tabs, marks.
+#include "config/yaml_tree.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <tuple>
+
+using namespace credrotd;
+using config::yaml::Kind;
+using config::yaml::Node;
+
+namespace {
+
+Node parse_ok(std::string_view text)
+{
+  auto result = config::yaml::parse(text, "test.yaml", 0);
+  INFO((result.has_value() ? std::string() : result.error().message));
+  REQUIRE(result.has_value());
+  return std::move(*result);
+}
+
+std::string parse_error(std::string_view text)
+{
+  auto result = config::yaml::parse(text, "test.yaml", 0);
+  REQUIRE_FALSE(result.has_value());
+  CHECK(result.error().code == core::Errc::parse);
+  return result.error().message;
+}
+
+const Node& at(const Node& node, std::string_view key)
+{
+  const Node* child = node.find(key);
+  INFO(key);
+  REQUIRE(child != nullptr);
+  return *child;
+}
+
+} // namespace
+
+TEST_CASE("plain YAML 1.1 integers become Python's str() of the number", "[config][yaml]")
+{
+  // Expected values printed by /usr/bin/python3 -c "str(yaml.safe_load('v: ' + text)['v'])".
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"42", "42"},
+      {"0123", "83"},
+      {"0x1F", "31"},
+      {"0b101", "5"},
+      {"1_000", "1000"},
+      {"+5", "5"},
+      {"-0", "0"},
+      {"1:30", "90"},
+      {"-1:30", "-90"},
+      {"00", "0"},
+      {"0_7", "7"},
+      {"-0x_1", "-1"},
+      {"190:20:30", "685230"},
+      {"123456789012345678901234567890", "123456789012345678901234567890"},
+  };
+  for (const auto& [text, expected] : cases) {
+    INFO(text);
+    CHECK(config::yaml::python_int_text(text) == expected);
+    const Node root = parse_ok("v: " + text);
+    CHECK(at(root, "v").kind == Kind::integer);
+    CHECK(at(root, "v").view() == expected);
+  }
+  for (const auto* text : {"0o17", "1e5", "12a", "0x", "1_a", "08", "abc"}) {
+    INFO(text);
+    CHECK_FALSE(config::yaml::python_int_text(text).has_value());
+  }
+}
+
+TEST_CASE("plain YAML 1.1 floats become Python's repr() of the number", "[config][yaml]")
+{
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"1.0", "1.0"},
+      {"1.50", "1.5"},
+      {"1.", "1.0"},
+      {".5", "0.5"},
+      {"1.0e+5", "100000.0"},
+      {"1.0e+16", "1e+16"},
+      {"0.00001", "1e-05"},
+      {"1.0e-5", "1e-05"},
+      {"0.0001", "0.0001"},
+      {"1:30.5", "90.5"},
+      {".inf", "inf"},
+      {"-.inf", "-inf"},
+      {".NaN", "nan"},
+      {"1_0.5", "10.5"},
+      {"0.1", "0.1"},
+      {"-0.0", "-0.0"},
+      {"12345678901234567.0", "1.2345678901234568e+16"},
+  };
+  for (const auto& [text, expected] : cases) {
+    INFO(text);
+    CHECK(config::yaml::python_float_text(text) == expected);
+    const Node root = parse_ok("v: " + text);
+    CHECK(at(root, "v").kind == Kind::floating);
+    CHECK(at(root, "v").view() == expected);
+  }
+  for (const auto* text : {"1e5", "1e+16", "abc", "1.2.3"}) {
+    INFO(text);
+    CHECK_FALSE(config::yaml::python_float_text(text).has_value());
+  }
+}
+
+TEST_CASE("booleans, nulls, quoted and tagged scalars resolve like safe_load", "[config][yaml]")
+{
+  const Node root = parse_ok("a: yes\nb: Off\nc: ~\nd:\ne: null\nf: \"42\"\ng: '0123'\n"
+                             "h: !!str 42\ni: !!int \"0x10\"\nj: 2024-01-01\nk: |\n  block 1\n"
+                             "l: True\nm: plain text\n");
+  CHECK(at(root, "a").kind == Kind::boolean);
+  CHECK(at(root, "a").boolean);
+  CHECK(at(root, "a").view() == "True");
+  CHECK(at(root, "b").kind == Kind::boolean);
+  CHECK_FALSE(at(root, "b").boolean);
+  CHECK(at(root, "c").kind == Kind::null);
+  CHECK(at(root, "d").kind == Kind::null);
+  CHECK(at(root, "e").kind == Kind::null);
+  CHECK(at(root, "f").kind == Kind::string);
+  CHECK(at(root, "f").view() == "42");
+  CHECK(at(root, "g").view() == "0123");
+  CHECK(at(root, "h").kind == Kind::string);
+  CHECK(at(root, "i").kind == Kind::integer);
+  CHECK(at(root, "i").view() == "16");
+  CHECK(at(root, "j").kind == Kind::string); // Python makes a date; credrotd keeps the text
+  CHECK(at(root, "k").view() == "block 1\n");
+  CHECK(at(root, "l").boolean);
+  CHECK(at(root, "m").view() == "plain text");
+  CHECK_FALSE(at(root, "c").truthy());
+  CHECK_FALSE(at(root, "b").truthy());
+  CHECK(at(root, "f").truthy());
+}
+
+TEST_CASE("tags and keys safe_load refuses are errors with their position", "[config][yaml]")
+{
+  CHECK(parse_error("a: 1\nb: !custom x\n") ==
+        "test.yaml:2:4: unsupported YAML tag (the openstack CLI's yaml.safe_load refuses it too)");
+  CHECK_THAT(parse_error("a: =\n"), Catch::StartsWith("test.yaml:1:4: a plain '=' is a YAML 1.1"));
+  CHECK_THAT(parse_error("? [a, b]\n: 1\n"), Catch::Contains("mapping keys must be plain strings"));
+  CHECK_THAT(parse_error("a: 0b_\n"), Catch::Contains("cannot read this number; quote it"));
+}
+
+TEST_CASE("merge keys and duplicate keys behave as in PyYAML", "[config][yaml]")
+{
+  const Node root = parse_ok("base: &b {k: 1, j: 2}\n"
+                             "other: &o {k: 10, z: 30}\n"
+                             "one:\n  <<: *b\n  k: 3\n"
+                             "many:\n  <<: [*b, *o]\n"
+                             "dup: 1\ndup: 2\nlast: x\n");
+  const Node& one = at(root, "one");
+  CHECK(at(one, "k").view() == "3");
+  CHECK(at(one, "j").view() == "2");
+  // In a list of merged maps the earlier one wins.
+  const Node& many = at(root, "many");
+  CHECK(at(many, "k").view() == "1");
+  CHECK(at(many, "z").view() == "30");
+  // The last duplicate wins and keeps the first one's place (Python dict assignment).
+  CHECK(at(root, "dup").view() == "2");
+  REQUIRE(root.entries.size() == 6);
+  CHECK(root.entries[4].key == "dup");
+  CHECK(root.entries[5].key == "last");
+  CHECK_THAT(parse_error("a:\n  <<: 1\n"), Catch::Contains("merge key '<<' takes a mapping"));
+}
+
+TEST_CASE("tabs are refused where PyYAML refuses them, with line and column", "[config][yaml]")
+{
+  const std::vector<std::tuple<std::string, std::uint32_t, std::uint32_t>> refused{
+      {"clouds:\n\tc1:\n    auth: 1\n", 2, 1},   // indentation
+      {"a:\n  b: 1\n\t\n", 3, 1},                // a blank line holding a tab
+      {"clouds:\n  c1:\n    auth:\t1\n", 3, 10}, // after the colon
+      {"a: 1 \t\nb: 2\n", 1, 6},                 // trailing
+      {"a:\n  - x\n  -\ty\n", 3, 4},             // after a dash
+      {"a: x\t# c\n", 1, 5},                     // before a comment
+      {"a: {x: 1,\ty: 2}\n", 1, 10},             // in a flow mapping
+      {"a: word\tword\n", 1, 8},                 // inside a plain scalar
+      {"key: |\t\n  text\n", 1, 7},              // block scalar header
+  };
+  for (const auto& [text, line, column] : refused) {
+    INFO(text);
+    const auto position = config::yaml::find_refusal(text);
+    REQUIRE(position.has_value());
+    CHECK(position->line == line);
+    CHECK(position->column == column);
+    CHECK_THAT(parse_error(text), Catch::StartsWith("test.yaml:" + std::to_string(line) + ":" +
+                                                    std::to_string(column) + ": tab character"));
+  }
+  const std::vector<std::string> accepted{
+      "a: \"x\ty\"\n",                    // inside double quotes
+      "a: 'x\ty'\n",                      // inside single quotes
+      "a: 'it''s\tfine'\n",               // doubled quote inside single quotes
+      "# a\tcomment\na: 1\n",             // in a comment
+      "a: 1 # comment\twith tab\n",       // in a trailing comment
+      "a: |\n  col1\tcol2\n  x\nb: 2\n",  // block scalar content
+      "a: >-\n    x\ty\nb: 1\n",          // folded block scalar content
+      "a: \"multi\n  line\twith tab\"\n", // multi-line double-quoted
+      "a: x#y\tz\n",                      // '#' without a space is text... up to the tab
+  };
+  for (size_t i = 0; i + 1 < accepted.size(); ++i) {
+    INFO(accepted[i]);
+    CHECK_FALSE(config::yaml::find_refusal(accepted[i]).has_value());
+    parse_ok(accepted[i]);
+  }
+  // ...but a tab inside the plain scalar is still refused.
+  CHECK(config::yaml::find_refusal(accepted.back()).has_value());
+}
+
+TEST_CASE("a quoted string never closed is refused, as PyYAML refuses it", "[config][yaml]")
+{
+  CHECK(parse_error("a:\n  b: \"Pa55\n") ==
+        "test.yaml:2:6: this quoted string is never closed (the openstack CLI refuses it too: "
+        "\"found unexpected end of stream\")");
+  CHECK_THAT(parse_error("a: 'x\n"), Catch::StartsWith("test.yaml:1:4: this quoted string"));
+  parse_ok("a: 'it''s closed'\nb: \"esc \\\" aped\"\n");
+}
+
+TEST_CASE("a BOM and CRLF line ends are accepted and do not shift positions", "[config][yaml]")
+{
+  const Node root = parse_ok("\xEF\xBB\xBF"
+                             "clouds:\r\n  c1:\r\n    project_id: 42\r\n");
+  const Node& c1 = at(at(root, "clouds"), "c1");
+  const Node& id = at(c1, "project_id");
+  CHECK(id.view() == "42");
+  CHECK(id.mark.line == 3);
+  CHECK(id.mark.column == 17);
+  CHECK(at(root, "clouds").entries.front().key_mark.line == 2);
+}
+
+TEST_CASE("syntax errors and extra documents name file, line and column", "[config][yaml]")
+{
+  CHECK_THAT(parse_error("a: [1, 2\n"), Catch::StartsWith("test.yaml:2:1: invalid YAML: "));
+  CHECK_THAT(parse_error("a: 1\n---\nb: 2\n"),
+             Catch::StartsWith("test.yaml:3:1: a second YAML document"));
+  const Node empty = parse_ok("");
+  CHECK(empty.kind == Kind::null);
+  const Node comment_only = parse_ok("# nothing here\n");
+  CHECK(comment_only.kind == Kind::null);
+}
+
+TEST_CASE("self-referencing aliases are refused instead of recursing forever", "[config][yaml]")
+{
+  CHECK_THAT(parse_error("a: &x [*x]\n"), Catch::Contains("nests or repeats aliases too deeply"));
+  // A billion-laughs style expansion stops at the node limit.
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char previous = 'a';
+  for (char name = 'b'; name <= 'h'; ++name) {
+    bomb += std::string(1, name) + ": &" + name + " [";
+    for (int i = 0; i < 10; ++i) {
+      bomb += std::string(i == 0 ? "" : ", ") + "*" + previous;
+    }
+    bomb += "]\n";
+    previous = name;
+  }
+  CHECK_THAT(parse_error(bomb), Catch::Contains("too deeply"));
+}
+
+TEST_CASE("nodes remember the origin they were parsed with", "[config][yaml]")
+{
+  auto result = config::yaml::parse("a:\n  b: c\n", "secure.yaml", 1);
+  REQUIRE(result.has_value());
+  CHECK(at(at(*result, "a"), "b").mark.origin == 1);
+  CHECK(at(at(*result, "a"), "b").mark.line == 2);
+  CHECK(at(at(*result, "a"), "b").mark.column == 6);
+}

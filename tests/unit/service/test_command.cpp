@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_command(): exit statuses, deadlines and group kill, users, environment, redaction.
+#include "service/command.hpp"
+#include "support.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace asio = boost::asio;
+using namespace credrotd;
+using namespace credrotd::service;
+using namespace std::chrono_literals;
+using service::test::run_task;
+using service::test::run_until;
+
+namespace {
+
+CommandSpec shell(const std::string& script, std::chrono::milliseconds timeout = 10s)
+{
+  CommandSpec spec;
+  spec.argv = {"/bin/sh", "-c", script};
+  spec.label = "check";
+  spec.timeout = timeout;
+  return spec;
+}
+
+core::Status run(asio::io_context& io, CommandSpec spec)
+{
+  return run_task(io, run_command(io.get_executor(), std::move(spec)));
+}
+
+// The part of a message after "exited with status N: ", split on " | ".
+std::set<std::string> output_lines(const std::string& message)
+{
+  std::set<std::string> lines;
+  const auto colon = message.find(": ");
+  std::string rest = colon == std::string::npos ? "" : message.substr(colon + 2);
+  std::size_t begin = 0;
+  while (begin <= rest.size()) {
+    auto end = rest.find(" | ", begin);
+    if (end == std::string::npos) {
+      end = rest.size();
+    }
+    lines.insert(rest.substr(begin, end - begin));
+    begin = end + 3;
+  }
+  return lines;
+}
+
+} // namespace
+
+TEST_CASE("a command that exits with status 0 succeeds", "[command]")
+{
+  asio::io_context io;
+  CommandSpec spec;
+  spec.argv = {"/bin/true"};
+  CHECK(run(io, spec));
+  CHECK(test::children_of_self().empty());
+}
+
+TEST_CASE("a command that exits with status 3 fails with the tail of its output", "[command]")
+{
+  asio::io_context io;
+  const auto status = run(io, shell("echo first line; echo '  second line  ' >&2; exit 3"));
+  REQUIRE_FALSE(status);
+  CHECK(status.error().code == core::Errc::protocol);
+  CHECK(status.error().message == "check /bin/sh exited with status 3: first line | second line");
+}
+
+TEST_CASE("a command without output says so", "[command]")
+{
+  asio::io_context io;
+  const auto status = run(io, shell("exit 1"));
+  REQUIRE_FALSE(status);
+  CHECK(status.error().message == "check /bin/sh exited with status 1 (no output)");
+}
+
+TEST_CASE("a command killed by a signal says which", "[command]")
+{
+  asio::io_context io;
+  const auto status = run(io, shell("echo dying; kill -TERM $$"));
+  REQUIRE_FALSE(status);
+  CHECK(status.error().code == core::Errc::protocol);
+  CHECK(status.error().message == "check /bin/sh was killed by signal SIGTERM: dying");
+}
+
+TEST_CASE("a command past its timeout is killed with its whole group and reaped", "[command]")
+{
+  asio::io_context io;
+  test::TempDir dir;
+  const auto pid_file = (dir.path() / "grandchild").string();
+  // The shell starts a grandchild in the background, records its pid, then sleeps itself.
+  auto spec = shell("/bin/sleep 60 & echo $! >\"$0\"; echo started; /bin/sleep 60", 300ms);
+  spec.argv.push_back(pid_file);
+  const auto start = std::chrono::steady_clock::now();
+  const auto status = run(io, spec);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+
+  REQUIRE_FALSE(status);
+  CHECK(status.error().code == core::Errc::timeout);
+  CHECK(status.error().message == "check /bin/sh killed after 300 ms timeout: started");
+  CHECK(elapsed >= 300ms);
+  CHECK(elapsed < 3s);
+
+  // The child was reaped: no zombie of ours is left.
+  CHECK(test::children_of_self().empty());
+  // The grandchild was in the group and died with it (reparented, reaped by init).
+  pid_t grandchild = 0;
+  std::ifstream(pid_file) >> grandchild;
+  REQUIRE(grandchild > 0);
+  CHECK(test::wait_for([grandchild] { return test::is_dead(grandchild); }, 5s));
+}
+
+TEST_CASE("the loop keeps running while a command runs", "[command]")
+{
+  asio::io_context io;
+  int ticks = 0;
+  asio::steady_timer timer(io);
+  std::function<void(boost::system::error_code)> tick = [&](boost::system::error_code ec) {
+    if (ec) {
+      return;
+    }
+    ++ticks;
+    timer.expires_after(20ms);
+    timer.async_wait(tick);
+  };
+  timer.expires_after(20ms);
+  timer.async_wait(tick);
+  CommandSpec spec;
+  spec.argv = {"/bin/sleep", "0.4"};
+  CHECK(run(io, spec));
+  timer.cancel();
+  CHECK(ticks >= 8);
+}
+
+TEST_CASE("a cancelled command is killed and reaped", "[command]")
+{
+  // Cancellation at each stage: before anything ran, while the child starts, while it runs.
+  for (const int stage : {0, 1, 2}) {
+    INFO(stage);
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    test::Outcome<core::Status> outcome;
+    CommandSpec spec;
+    spec.argv = {"/bin/sleep", "60"};
+    asio::co_spawn(
+        io, run_command(io.get_executor(), spec),
+        asio::bind_cancellation_slot(cancel.slot(), test::StoreOutcome<core::Status>{&outcome}));
+    if (stage >= 1) {
+      REQUIRE(run_until(
+          io, [] { return !test::children_of_self().empty(); }, 5s));
+    }
+    if (stage == 2) {
+      io.run_for(100ms);
+    }
+    cancel.emit(asio::cancellation_type::terminal);
+    REQUIRE(run_until(
+        io, [&] { return outcome.done; }, 5s));
+    REQUIRE(outcome.value);
+    REQUIRE_FALSE(*outcome.value);
+    CHECK(outcome.value->error().code == core::Errc::cancelled);
+    CHECK(test::children_of_self().empty());
+  }
+}
+
+TEST_CASE("a command runs as the named user", "[command]")
+{
+  REQUIRE(::geteuid() == 0);
+  asio::io_context io;
+  auto spec = shell("id -u; id -g; echo \"$HOME\"; id -G; exit 1");
+  spec.user = "nobody";
+  const auto status = run(io, spec);
+  REQUIRE_FALSE(status);
+  // nobody's primary group is nogroup (65534) and it is in no other group.
+  CHECK(status.error().message ==
+        "check /bin/sh exited with status 1: 65534 | 65534 | /nonexistent | 65534");
+}
+
+TEST_CASE("the environment is clean: nothing is inherited", "[command]")
+{
+  asio::io_context io;
+  ::setenv("CREDROTD_TEST_LEAK", "leaked", 1);
+  auto spec = shell("/usr/bin/env; exit 1");
+  spec.environment = {"LANG=C", "AWS_SHARED_CREDENTIALS_FILE=/etc/credrotd/aws"};
+  const auto status = run(io, spec);
+  ::unsetenv("CREDROTD_TEST_LEAK");
+  REQUIRE_FALSE(status);
+  // sh adds PWD to what it passes on; everything else is ours.
+  const std::set<std::string> expected = {
+      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOME=/root",
+      "USER=root",
+      "LOGNAME=root",
+      "LANG=C",
+      "AWS_EC2_METADATA_DISABLED=true",
+      "AWS_SHARED_CREDENTIALS_FILE=/etc/credrotd/aws",
+      "PWD=/",
+  };
+  CHECK(output_lines(status.error().message) == expected);
+}
+
+TEST_CASE("stdin is /dev/null, other descriptors are closed, the child leads its group",
+          "[command]")
+{
+  asio::io_context io;
+  // An inheritable descriptor of the parent must not reach the child.
+  const int leak = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leak > 2);
+  const auto status = run(io, shell("readlink /proc/$$/fd/0; ls /proc/$$/fd; "
+                                    "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ] && echo leader; "
+                                    "exit 1"));
+  ::close(leak);
+  REQUIRE_FALSE(status);
+  CHECK(status.error().message ==
+        "check /bin/sh exited with status 1: /dev/null | 0 | 1 | 2 | leader");
+}
+
+TEST_CASE("redacted strings never appear in a message", "[command]")
+{
+  asio::io_context io;
+  test::TempDir dir;
+  const std::string secret = "ABCDEFGHIJKLMNOP";
+  const auto file = (dir.path() / "out").string();
+  const auto run_cat = [&](const std::string& content) {
+    std::ofstream(file, std::ios::binary) << content;
+    auto spec = shell("cat \"$0\"; exit 1");
+    spec.argv.push_back(file);
+    spec.redact = {secret, "unused"};
+    return run(io, spec);
+  };
+
+  SECTION("whole occurrences are replaced")
+  {
+    const auto status = run_cat("key=" + secret + " and again " + secret + "\n");
+    REQUIRE_FALSE(status);
+    CHECK(status.error().message ==
+          "check /bin/sh exited with status 1: key=<redacted> and again <redacted>");
+  }
+  SECTION("an occurrence cut by the output limit leaves no fragment")
+  {
+    for (const std::size_t before : {0, 5, 8, 15, 16, 30, 100}) {
+      INFO(before);
+      const std::string content =
+          std::string(before, 'y') + secret + std::string(k_command_output_tail - 8, 'x');
+      const auto status = run_cat(content);
+      REQUIRE_FALSE(status);
+      const auto& message = status.error().message;
+      CHECK(message.size() < k_command_output_tail + 100);
+      for (std::size_t i = 0; i + 4 <= secret.size(); ++i) {
+        INFO(secret.substr(i, 4));
+        CHECK(message.find(secret.substr(i, 4)) == std::string::npos);
+      }
+    }
+  }
+}
+
+TEST_CASE("output is made printable and bounded", "[command]")
+{
+  asio::io_context io;
+  SECTION("a megabyte of output neither blocks the child nor grows the message")
+  {
+    const auto status = run(io, shell("head -c 1000000 /dev/zero | tr '\\0' a; exit 1"));
+    REQUIRE_FALSE(status);
+    CHECK(status.error().message.size() <= k_command_output_tail + 60);
+    CHECK(status.error().message.ends_with("aaaa"));
+  }
+  SECTION("control characters and invalid UTF-8 become '?', valid UTF-8 stays")
+  {
+    const auto status = run(io, shell("printf 'caf\\303\\251 \\001\\377 tab\\there'; exit 1"));
+    REQUIRE_FALSE(status);
+    CHECK(status.error().message == "check /bin/sh exited with status 1: café ?? tab here");
+  }
+}
+
+TEST_CASE("commands that cannot run are refused with a clear error", "[command]")
+{
+  asio::io_context io;
+  SECTION("a relative program is refused without running anything")
+  {
+    CommandSpec spec;
+    spec.argv = {"sh", "-c", "true"};
+    const auto status = run(io, spec);
+    REQUIRE_FALSE(status);
+    CHECK(status.error().code == core::Errc::config);
+    CHECK_THAT(status.error().message, Catch::Contains("absolute path"));
+  }
+  SECTION("no program at all")
+  {
+    const auto status = run(io, CommandSpec{});
+    REQUIRE_FALSE(status);
+    CHECK(status.error().code == core::Errc::config);
+  }
+  SECTION("a missing program")
+  {
+    CommandSpec spec;
+    spec.argv = {"/nonexistent/credrotd-check"};
+    spec.label = "check";
+    const auto status = run(io, spec);
+    REQUIRE_FALSE(status);
+    CHECK(status.error().code == core::Errc::io);
+    CHECK(status.error().message ==
+          "check /nonexistent/credrotd-check: cannot execute: No such file or directory");
+    CHECK(test::children_of_self().empty());
+  }
+  SECTION("a file that is not executable")
+  {
+    CommandSpec spec;
+    spec.argv = {"/etc/passwd"};
+    const auto status = run(io, spec);
+    REQUIRE_FALSE(status);
+    CHECK(status.error().code == core::Errc::io);
+    CHECK(status.error().message == "command /etc/passwd: cannot execute: Permission denied");
+  }
+  SECTION("an unknown user")
+  {
+    auto spec = shell("true");
+    spec.user = "credrotd-no-such-user";
+    const auto status = run(io, spec);
+    REQUIRE_FALSE(status);
+    CHECK(status.error().code == core::Errc::config);
+    CHECK_THAT(status.error().message, Catch::Contains("no user named \"credrotd-no-such-user\""));
+  }
+  SECTION("a malformed environment entry")
+  {
+    auto spec = shell("true");
+    spec.environment = {"NOEQUALS"};
+    const auto status = run(io, spec);
+    REQUIRE_FALSE(status);
+    CHECK(status.error().code == core::Errc::config);
+  }
+}
