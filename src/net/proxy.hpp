@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Which proxy, if any, a request goes through: explicit options or the *_proxy variables.
+#pragma once
+
+#include "core/error.hpp"
+#include "net/url.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace credrotd::net {
+
+// Proxy settings in the form of the conventional environment variables. Empty fields mean
+// "no proxy for that scheme". Explicit rather than read by the client from the environment,
+// so that tests and the daemon decide where settings come from.
+struct ProxyOptions {
+  std::string http_proxy;  // "http://[user:password@]proxy:3128" for http:// requests
+  std::string https_proxy; // proxy for https:// requests, reached with CONNECT
+  std::string no_proxy;    // comma-separated hosts, domain suffixes, IPs, CIDRs, "*"
+
+  // Reads https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY and no_proxy/NO_PROXY (the lower-case
+  // spelling wins when both are set, as curl and Python's requests do).
+  static ProxyOptions from_environment();
+};
+
+// True when `host` (a name or an IP literal, no brackets) matches an entry of `no_proxy`:
+// "*"; an exact host; a domain ("example.com" and ".example.com" both match the domain and
+// every name under it); an IP address; a CIDR block ("10.0.0.0/8", "fd00::/8"); any of those
+// with ":port", which then only matches that port. Comparison ignores case.
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port);
+
+// The proxy a request to `target` goes through, or nullopt for a direct connection.
+// Errors (Errc::config): the configured proxy URL does not parse; the message names the
+// variable, never its value (it may hold a password).
+core::Result<std::optional<Url>> proxy_for(const ProxyOptions& options, const Url& target);
+
+} // namespace credrotd::net

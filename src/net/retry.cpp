@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// Backoff arithmetic and Retry-After parsing, kept free of I/O so they can be tested alone.
+#include "net/retry.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <string>
+
+namespace credrotd::net {
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int next_attempt,
+                                        double unit_random)
+{
+  const int doublings = std::clamp(next_attempt - 2, 0, 30);
+  const double base =
+      static_cast<double>(policy.initial_backoff.count()) * std::ldexp(1.0, doublings);
+  const double capped = std::min(base, static_cast<double>(policy.max_backoff.count()));
+  const double jitter = std::clamp(unit_random, 0.0, 1.0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(capped / 2.0 + capped / 2.0 * jitter));
+}
+
+namespace {
+
+std::optional<std::time_t> parse_http_date(std::string_view value)
+{
+  // RFC 9110 5.6.7: IMF-fixdate, then the obsolete RFC 850 and asctime formats.
+  static constexpr std::array<const char*, 3> k_formats = {
+      "%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
+  const std::string text(value);
+  for (const char* format : k_formats) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), format, &tm);
+    if (end != nullptr && *end == '\0') {
+      return timegm(&tm);
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::chrono::milliseconds>
+parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now)
+{
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  if (value.empty()) {
+    return std::nullopt;
+  }
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::uint64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc() || end != value.data() + value.size()) {
+      return std::chrono::milliseconds::max(); // absurdly large: treated as "too long"
+    }
+    seconds = std::min<std::uint64_t>(seconds, 365ULL * 24 * 3600);
+    return std::chrono::milliseconds(seconds * 1000);
+  }
+  const auto when = parse_http_date(value);
+  if (!when) {
+    return std::nullopt;
+  }
+  const auto at = std::chrono::system_clock::from_time_t(*when);
+  if (at <= now) {
+    return std::chrono::milliseconds(0);
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+}
+
+} // namespace credrotd::net
