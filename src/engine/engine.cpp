@@ -844,6 +844,27 @@ Task<Result<VerifyReport>> Engine::verify_current(std::string name)
   co_return co_await profile->s3->verify(*current, std::move(secret), Expect::accepted);
 }
 
+Task<Result<std::vector<KeyView>>> Engine::keys(std::string name)
+{
+  auto profile = find(name);
+  if (!profile) {
+    co_return make_error(Errc::not_found, "no profile named " + name);
+  }
+  CREDROTD_CO_TRY_ASSIGN(const auto records, co_await profile->keystone->list_keys());
+  CREDROTD_CO_TRY_ASSIGN(const auto managed, m_state.keys(name));
+  std::vector<KeyView> out;
+  for (const auto& rec : records) {
+    KeyView view{rec.access, rec.project_id, "not_managed"};
+    for (const auto& k : managed) {
+      if (k.access == rec.access) {
+        view.role = std::string(core::to_string(k.state));
+      }
+    }
+    out.push_back(std::move(view));
+  }
+  co_return out;
+}
+
 Task<void> Engine::run_scheduler()
 {
   while (!m_stopping) {

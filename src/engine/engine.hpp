@@ -63,6 +63,13 @@ public:
 
 enum class Trigger { schedule, request, resume };
 
+// One of the user's EC2 keys in Keystone, as `credrotctl keys` shows it. No secret.
+struct KeyView {
+  std::string access;
+  std::string project_id;
+  std::string role; // current, previous, pending, retired (still in Keystone), or not_managed
+};
+
 struct EngineOptions {
   int max_concurrent = 4;
 };
@@ -117,6 +124,9 @@ public:
   // Checks that the profile's current key works (S3 checks, no rotation). not_found when the
   // profile has no current key.
   Task<Result<VerifyReport>> verify_current(std::string profile);
+
+  // The keys Keystone holds for the profile's user, each marked with its managed role.
+  Task<Result<std::vector<KeyView>>> keys(std::string profile);
 
   Result<ProfileStatus> status(const std::string& profile) const;
   Result<std::vector<ProfileStatus>> status_all() const;

@@ -2,9 +2,8 @@
 // Signed ListBuckets / HEAD bucket / probe-object requests and the classification of answers.
 #include "s3/verifier.hpp"
 
-#include <openssl/rand.h>
-
 #include <boost/asio/use_awaitable.hpp>
+#include <openssl/rand.h>
 
 #include <cctype>
 #include <optional>
@@ -127,7 +126,8 @@ boost::asio::awaitable<Step> Verifier::run(const Target& t, const sign::Credenti
 
   std::vector<sign::Header> added;
   if (version == core::SignatureVersion::v4) {
-    auto signed_request = m_signer.sign_v4(request, credentials, {.region = m_options.region}, when);
+    auto signed_request =
+        m_signer.sign_v4(request, credentials, {.region = m_options.region}, when);
     if (!signed_request) {
       step.detail = step.what + ": cannot sign: " + signed_request.error().message;
       co_return step;
@@ -166,8 +166,8 @@ boost::asio::awaitable<Step> Verifier::run(const Target& t, const sign::Credenti
   const std::string_view body(response->body.data(), response->body.size());
   step.code = error_code(body);
   step.result = classify(step.status, step.code);
-  step.detail = step.what + ": " + std::to_string(step.status) +
-                (step.code.empty() ? "" : " " + step.code);
+  step.detail =
+      step.what + ": " + std::to_string(step.status) + (step.code.empty() ? "" : " " + step.code);
   if (step.result == VerifyResult::accepted && t.want && body != *t.want) {
     step.result = VerifyResult::unavailable;
     step.detail += " (the probe object came back with different content)";
@@ -192,8 +192,13 @@ boost::asio::awaitable<Outcome> Verifier::verify(std::string access, core::Secre
         targets.push_back(Target{"ListBuckets", "GET", m_host, "/", {}, {}, {}});
         break;
       case core::VerifyCheck::head_bucket:
-        targets.push_back(Target{"HEAD bucket " + m_options.bucket, "HEAD", bucket_host,
-                                 bucket_path.empty() ? "/" : bucket_path, v2_bucket, {}, {}});
+        targets.push_back(Target{"HEAD bucket " + m_options.bucket,
+                                 "HEAD",
+                                 bucket_host,
+                                 bucket_path.empty() ? "/" : bucket_path,
+                                 v2_bucket,
+                                 {},
+                                 {}});
         break;
       case core::VerifyCheck::probe: {
         const std::string key = m_options.probe_prefix + access + "-" + random_hex(8);
@@ -231,8 +236,8 @@ boost::asio::awaitable<Outcome> Verifier::confirm_refused(std::string access, co
   Outcome outcome;
   outcome.result = VerifyResult::rejected;
   for (const auto version : m_options.signatures) {
-    auto step = co_await run(Target{"ListBuckets", "GET", m_host, "/", {}, {}, {}}, credentials,
-                             version);
+    auto step =
+        co_await run(Target{"ListBuckets", "GET", m_host, "/", {}, {}, {}}, credentials, version);
     if (step.result != VerifyResult::rejected && outcome.result == VerifyResult::rejected) {
       outcome.result = step.result;
       outcome.detail = step.detail;

@@ -24,8 +24,8 @@ struct VerifierOptions {
   core::Addressing addressing = core::Addressing::path;
   std::vector<core::SignatureVersion> signatures{core::SignatureVersion::v4};
   std::vector<core::VerifyCheck> checks{core::VerifyCheck::list_buckets};
-  std::string bucket;                            // for head_bucket and probe
-  std::string probe_prefix = ".credrotd-probe/"; // object key prefix of the probe
+  std::string bucket;                                // for head_bucket and probe
+  std::string probe_prefix = ".credrotd-probe/";     // object key prefix of the probe
   std::chrono::milliseconds request_timeout{15'000}; // budget of one request, retries included
   // Added to the clock when signing. Zero in production; tests sign in the past to see how a
   // skewed clock is classified.
@@ -34,7 +34,7 @@ struct VerifierOptions {
 
 // What one signed request showed.
 struct Step {
-  std::string what;   // "SigV4 ListBuckets", "SigV2 HEAD bucket backup", ...
+  std::string what; // "SigV4 ListBuckets", "SigV2 HEAD bucket backup", ...
   core::VerifyResult result = core::VerifyResult::unavailable;
   int status = 0;     // HTTP status, 0 when no response arrived
   std::string code;   // S3 error code from the body ("SignatureDoesNotMatch"), if any

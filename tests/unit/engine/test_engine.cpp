@@ -607,3 +607,28 @@ TEST_CASE("verify_current checks the profile's current key", "[engine]")
   REQUIRE(report.has_value());
   CHECK(report->result == core::VerifyResult::accepted);
 }
+
+TEST_CASE("keys lists the user's keys with their managed roles", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.keystone->keys["FOREIGN"] = {"x", "p1"};
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  core::Result<std::vector<engine::KeyView>> keys = core::make_error(Errc::internal, "");
+  struct K {
+    static engine::Task<void> run(engine::Engine* e,
+                                  core::Result<std::vector<engine::KeyView>>* out)
+    {
+      *out = co_await e->keys("backup");
+    }
+  };
+  w.run(K::run(&w.engine, &keys));
+  REQUIRE(keys.has_value());
+  std::map<std::string, std::string> roles;
+  for (const auto& k : *keys) {
+    roles[k.access] = k.role;
+  }
+  CHECK(roles ==
+        std::map<std::string, std::string>{{*r.new_access, "current"}, {"FOREIGN", "not_managed"}});
+}
