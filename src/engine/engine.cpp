@@ -912,6 +912,15 @@ Task<void> Engine::run_scheduler()
   }
 }
 
+std::vector<std::int64_t> Engine::running_ids() const
+{
+  std::vector<std::int64_t> ids;
+  for (const auto& [_, run] : m_running) {
+    ids.push_back(run->rotation.id);
+  }
+  return ids;
+}
+
 void Engine::poke_scheduler()
 {
   m_scheduler_timer.cancel();

@@ -135,8 +135,9 @@ public:
   // their current phase and resume on the next start.
   void stop();
   bool stopping() const noexcept { return m_stopping; }
-  // Number of rotations in progress (running or waiting).
+  // Number of rotations in progress (running or waiting), and their ids.
   std::size_t running_count() const noexcept { return m_running.size(); }
+  std::vector<std::int64_t> running_ids() const;
 
   // Implementation details shared with the rotation coroutines (engine.cpp).
   struct Run;

@@ -235,9 +235,10 @@ boost::asio::awaitable<Outcome> Verifier::confirm_refused(std::string access, co
   const sign::Credentials credentials{access, std::move(secret), {}};
   Outcome outcome;
   outcome.result = VerifyResult::rejected;
+  // A named target: g++ 12 destroys a temporary inside a co_await expression twice.
+  const Target list_buckets{"ListBuckets", "GET", m_host, "/", {}, {}, {}};
   for (const auto version : m_options.signatures) {
-    auto step =
-        co_await run(Target{"ListBuckets", "GET", m_host, "/", {}, {}, {}}, credentials, version);
+    auto step = co_await run(list_buckets, credentials, version);
     if (step.result != VerifyResult::rejected && outcome.result == VerifyResult::rejected) {
       outcome.result = step.result;
       outcome.detail = step.detail;

@@ -39,8 +39,10 @@ engine::Task<core::Result<core::Secret>> KeystoneAdapter::secret_of(std::string 
 
 engine::Task<core::Status> KeystoneAdapter::create_key(std::string access, core::Secret secret)
 {
-  CREDROTD_CO_TRY(co_await m_client->create_ec2_credential(
-      keystone::Ec2Key{std::move(access), std::move(secret)}, net::deadline_after(m_budget)));
+  // A named key, not a braced temporary inside the co_await: g++ 12 destroys those twice.
+  keystone::Ec2Key key{std::move(access), std::move(secret)};
+  CREDROTD_CO_TRY(
+      co_await m_client->create_ec2_credential(std::move(key), net::deadline_after(m_budget)));
   co_return core::Status{};
 }
 

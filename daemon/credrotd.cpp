@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: Apache-2.0
+// credrotd's main(): arguments, configuration, and wiring of the engine to its adapters.
+#include "config/clouds.hpp"
+#include "config/config_file.hpp"
+#include "config/duration.hpp"
+#include "config/environment.hpp"
+#include "consumers/consumer.hpp"
+#include "engine/engine.hpp"
+#include "service/bus.hpp"
+#include "service/journal_observer.hpp"
+#include "service/log.hpp"
+#include "service/notify.hpp"
+#include "service/units.hpp"
+#include "store/store.hpp"
+#include "wiring/consumers_port.hpp"
+#include "wiring/metrics_writer.hpp"
+#include "wiring/profiles.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <iostream>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+using namespace credrotd;
+namespace asio = boost::asio;
+
+namespace {
+
+// Exit statuses (credrotd(8), EXIT STATUS): sysexits.h values where one fits.
+enum Exit : int {
+  exit_ok = 0,
+  exit_rotation_failed = 1, // --once: a rotation rolled back or failed
+  exit_usage = 64,
+  exit_unavailable = 69, // the bus cannot be reached or the name is taken
+  exit_software = 70,
+  exit_io = 74,       // the state database cannot be opened
+  exit_tempfail = 75, // another credrotd holds the state directory
+  exit_config = 78,
+};
+
+struct Options {
+  std::string config_file;
+  bool user = false;
+  bool once = false;
+  bool dry_run = false;
+  bool check_config = false;
+  bool version = false;
+  std::vector<std::string> profiles;
+};
+
+struct Loaded {
+  core::Config config;
+  config::CloudsConfig clouds;
+  std::string state_dir;
+};
+
+std::string local_time(core::TimePoint t)
+{
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::localtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", &tm);
+  return buf;
+}
+
+core::TimePoint now()
+{
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(core::Clock::now());
+}
+
+core::Result<Loaded> load(const Options& options, const config::HostEnvironment& env,
+                          const service::Logger& logger)
+{
+  const auto mode = options.user ? config::RunMode::user : config::RunMode::system;
+  config::ConfigPaths paths = config::default_config_paths(env, mode);
+  if (!options.config_file.empty()) {
+    paths.main_file = options.config_file;
+    paths.dropin_dir = (std::filesystem::path(options.config_file).parent_path() / "credrotd.d");
+  }
+  CREDROTD_TRY_ASSIGN(auto loaded, config::load_config(paths));
+  for (const auto& w : loaded.warnings) {
+    logger.warning(w);
+  }
+  Loaded out{std::move(loaded.config), {}, {}};
+  CREDROTD_TRY_ASSIGN(out.clouds,
+                      config::load_clouds(env, config::CloudsFiles{out.config.daemon.clouds_file,
+                                                                   out.config.daemon.secure_file}));
+  for (const auto& w : out.clouds.warnings()) {
+    logger.warning(w);
+  }
+  out.state_dir = out.config.daemon.state_dir.empty() ? config::default_state_dir(env, mode)
+                                                      : out.config.daemon.state_dir;
+  return out;
+}
+
+int report_config_error(const service::Logger& logger, const core::Error& error)
+{
+  logger.log(LOG_ERR, service::MessageKind::config_error, {}, error.message);
+  return error.code == core::Errc::io ? exit_io : exit_config;
+}
+
+// Creates the state directory (0700) and takes its lock, so that two credrotd processes
+// (a daemon and a --once, or two daemons) never run rotations on the same state.
+core::Result<int> lock_state_dir(const std::string& dir)
+{
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return core::make_error(core::Errc::io,
+                            "cannot create the state directory " + dir + ": " + ec.message());
+  }
+  ::chmod(dir.c_str(), 0700);
+  const std::string path = dir + "/credrotd.lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return core::make_error(core::Errc::io, "cannot open " + path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return core::make_error(core::Errc::transient,
+                            "another credrotd is running with the state directory " + dir);
+  }
+  return fd;
+}
+
+int check_config(const Options& options, const config::HostEnvironment& env,
+                 const service::Logger& logger)
+{
+  auto loaded = load(options, env, logger);
+  if (!loaded) {
+    std::cerr << "credrotd: " << loaded.error().message << "\n";
+    return report_config_error(logger, loaded.error());
+  }
+  std::vector<std::string> warnings;
+  if (auto checked = config::check_clouds(loaded->config, loaded->clouds, &warnings); !checked) {
+    std::cerr << "credrotd: " << checked.error().message << "\n";
+    return exit_config;
+  }
+  std::size_t consumers = 0;
+  for (const auto& profile : loaded->config.profiles) {
+    for (const auto& c : profile.consumers) {
+      ++consumers;
+      if (auto ok = consumers::check_spec(wiring::to_spec(c)); !ok) {
+        std::cerr << "credrotd: " << c.location.to_string() << ": " << ok.error().message << "\n";
+        return exit_config;
+      }
+    }
+  }
+  for (const auto& w : warnings) {
+    std::cerr << "credrotd: warning: " << w << "\n";
+  }
+  std::cout << "configuration OK: " << loaded->config.profiles.size() << " profile(s), "
+            << consumers << " consumer file(s), from";
+  for (const auto& f : loaded->config.files) {
+    std::cout << " " << f;
+  }
+  std::cout << "\n";
+  return exit_ok;
+}
+
+// --dry-run: what a rotation of each profile would do, from the configuration, the state and
+// the consumer files. Changes nothing and contacts nothing.
+int dry_run(const Options& options, const config::HostEnvironment& env,
+            const service::Logger& logger)
+{
+  auto loaded = load(options, env, logger);
+  if (!loaded) {
+    std::cerr << "credrotd: " << loaded.error().message << "\n";
+    return report_config_error(logger, loaded.error());
+  }
+  std::optional<store::Store> state;
+  const std::string db = loaded->state_dir + "/state.db";
+  if (std::filesystem::exists(db)) {
+    auto opened = store::Store::open(db, store::Store::Mode::read_only);
+    if (!opened) {
+      std::cerr << "credrotd: " << opened.error().message << "\n";
+      return exit_io;
+    }
+    state.emplace(std::move(*opened));
+  }
+  int status = exit_ok;
+  for (const auto& profile : loaded->config.profiles) {
+    if (!options.profiles.empty() && std::find(options.profiles.begin(), options.profiles.end(),
+                                               profile.name) == options.profiles.end()) {
+      continue;
+    }
+    std::cout << "profile " << profile.name << " (" << profile.location.to_string() << ")"
+              << (profile.enabled ? "" : " [disabled]") << "\n";
+    auto auth = wiring::resolve_auth(profile, loaded->clouds);
+    if (!auth) {
+      std::cout << "  identity: ERROR " << auth.error().message << "\n";
+      status = exit_config;
+    } else {
+      std::cout << "  identity: " << (auth->username.empty() ? auth->user_id : auth->username)
+                << " at " << auth->auth_url << ", project "
+                << (auth->project_id.empty() ? auth->project_name : auth->project_id) << "\n";
+    }
+    std::optional<std::string> current;
+    if (state) {
+      if (auto keys = state->keys(profile.name)) {
+        for (const auto& k : *keys) {
+          if (k.state == core::KeyState::current) {
+            current = k.access;
+          }
+        }
+      }
+    }
+    std::vector<std::string> in_files;
+    std::cout << "  consumers:\n";
+    for (const auto& c : profile.consumers) {
+      auto key = consumers::read_key(wiring::to_spec(c));
+      std::cout << "    " << core::to_string(c.type) << " " << c.path << ": ";
+      if (!key) {
+        std::cout << "ERROR " << key.error().message << "\n";
+        status = exit_config;
+      } else if (!*key) {
+        std::cout << "no key yet (will be written)\n";
+      } else {
+        std::cout << "holds " << (*key)->access_id << "\n";
+        in_files.push_back((*key)->access_id);
+      }
+    }
+    if (current) {
+      std::cout << "  current managed key: " << *current << "\n";
+    } else if (!in_files.empty()) {
+      std::cout << "  first rotation: the key " << in_files.front()
+                << " in the files would be adopted if Keystone shows it belongs to the user\n";
+    } else {
+      std::cout << "  no key yet: the first rotation creates one\n";
+    }
+    std::cout << "  would: create a new key ("
+              << (profile.create_method == core::CreateMethodChoice::os_ec2 ? "OS-EC2"
+                                                                            : "/v3/credentials")
+              << "), write " << profile.consumers.size() << " file(s), verify against "
+              << profile.s3_endpoint << ", ";
+    const auto adapter = wiring::ConsumersAdapter({}, profile.consumers, nullptr);
+    for (const auto& a : adapter.unit_actions()) {
+      std::cout << service::to_string(a.verb) << " " << a.unit << ", ";
+    }
+    std::cout << "wait " << config::format_duration(profile.grace) << ", then delete the old key\n";
+    if (state) {
+      if (auto p = state->profile(profile.name); p && *p && (*p)->next_due) {
+        std::cout << "  next due: " << local_time(*(*p)->next_due) << "\n";
+      }
+    }
+  }
+  return status;
+}
+
+// Everything the long-running modes share.
+class Daemon {
+public:
+  Daemon(Options options, config::HostEnvironment env, service::Logger& logger)
+      : m_options(std::move(options)), m_env(std::move(env)), m_logger(logger), m_journal(logger),
+        m_notifier(m_io.get_executor()), m_signals(m_io, SIGTERM, SIGINT, SIGHUP)
+  {}
+
+  int run();
+
+private:
+  int setup();
+  void open_bus();
+  core::Status apply_config(Loaded loaded);
+  void reload();
+  void update_status();
+  void on_signal(const boost::system::error_code& ec, int signal);
+
+  friend asio::awaitable<void> once_main(Daemon* daemon, int* status);
+
+  Options m_options;
+  config::HostEnvironment m_env;
+  service::Logger& m_logger;
+  asio::io_context m_io;
+  service::JournalObserver m_journal;
+  service::FanOutObserver m_observers;
+  service::Notifier m_notifier;
+  asio::signal_set m_signals;
+  int m_lock_fd = -1;
+  std::optional<store::Store> m_store;
+  std::unique_ptr<sdbus::IConnection> m_bus;
+  std::unique_ptr<service::BusBridge> m_bridge;
+  std::unique_ptr<service::SystemdUnits> m_units;
+  std::unique_ptr<engine::Engine> m_engine;
+  std::unique_ptr<wiring::ProfileFactory> m_factory;
+  std::unique_ptr<wiring::MetricsWriter> m_metrics;
+  std::string m_state_dir;
+};
+
+void Daemon::open_bus()
+{
+  const auto kind = m_options.user ? service::BusKind::session : service::BusKind::system;
+  auto bus = service::open_bus(kind);
+  if (!bus) {
+    m_logger.warning("no D-Bus connection (" + bus.error().message +
+                     "): units cannot be reloaded and the D-Bus API is off");
+    return;
+  }
+  m_bus = std::move(*bus);
+  m_bridge = std::make_unique<service::BusBridge>(m_io.get_executor(), *m_bus);
+  m_bridge->on_failure([this](const core::Error& error) {
+    m_logger.error("lost the D-Bus connection: " + error.message + "; stopping");
+    m_engine->stop();
+    m_io.stop();
+  });
+  m_bridge->start();
+  auto units = service::SystemdUnits::create(*m_bridge);
+  if (!units) {
+    m_logger.warning("cannot watch systemd jobs: " + units.error().message);
+  } else {
+    m_units = std::move(*units);
+  }
+}
+
+core::Status Daemon::apply_config(Loaded loaded)
+{
+  CREDROTD_TRY_ASSIGN(auto profiles, m_factory->build(loaded.config, loaded.clouds));
+  m_engine->set_profiles(std::move(profiles));
+  return {};
+}
+
+int Daemon::setup()
+{
+  auto loaded = load(m_options, m_env, m_logger);
+  if (!loaded) {
+    return report_config_error(m_logger, loaded.error());
+  }
+  m_state_dir = loaded->state_dir;
+  auto lock = lock_state_dir(m_state_dir);
+  if (!lock) {
+    m_logger.error(lock.error().message);
+    return lock.error().code == core::Errc::transient ? exit_tempfail : exit_io;
+  }
+  m_lock_fd = *lock;
+  auto opened = store::Store::open(m_state_dir + "/state.db");
+  if (!opened) {
+    m_logger.error(opened.error().message);
+    return exit_io;
+  }
+  m_store.emplace(std::move(*opened));
+
+  bool needs_bus = !m_options.once;
+  for (const auto& p : loaded->config.profiles) {
+    for (const auto& c : p.consumers) {
+      needs_bus = needs_bus || !c.reload.empty();
+    }
+  }
+  if (needs_bus) {
+    open_bus();
+  }
+
+  m_observers.add(m_journal);
+  m_engine = std::make_unique<engine::Engine>(
+      m_io.get_executor(), *m_store, m_observers,
+      engine::EngineOptions{static_cast<int>(loaded->config.daemon.max_concurrent)});
+  if (!loaded->config.daemon.metrics_file.empty()) {
+    m_metrics = std::make_unique<wiring::MetricsWriter>(loaded->config.daemon.metrics_file,
+                                                        *m_engine, m_logger);
+    m_observers.add(*m_metrics);
+  }
+  m_factory = std::make_unique<wiring::ProfileFactory>(wiring::FactoryContext{
+      m_io.get_executor(), m_units.get(), [this](net::LogLevel level, std::string_view message) {
+        if (level == net::LogLevel::warning) {
+          m_logger.warning(message);
+        }
+      }});
+  if (auto applied = apply_config(std::move(*loaded)); !applied) {
+    return report_config_error(m_logger, applied.error());
+  }
+  return exit_ok;
+}
+
+void Daemon::update_status()
+{
+  auto statuses = m_engine->status_all();
+  if (!statuses) {
+    return;
+  }
+  std::optional<std::pair<core::TimePoint, std::string>> next;
+  for (const auto& s : *statuses) {
+    if (s.enabled && s.next_due && (!next || *s.next_due < next->first)) {
+      next = std::pair{*s.next_due, s.name};
+    }
+  }
+  std::string text = std::to_string(statuses->size()) + " profile(s)";
+  if (m_engine->running_count() > 0) {
+    text += ", " + std::to_string(m_engine->running_count()) + " rotating";
+  }
+  if (next) {
+    text += "; next rotation: " + next->second + " at " + local_time(next->first);
+  }
+  m_notifier.status(text);
+}
+
+void Daemon::reload()
+{
+  m_notifier.reloading();
+  auto loaded = load(m_options, m_env, m_logger);
+  if (!loaded) {
+    m_logger.log(LOG_ERR, service::MessageKind::config_error, {},
+                 "reload failed, keeping the previous configuration: " + loaded.error().message);
+  } else if (loaded->state_dir != m_state_dir) {
+    m_logger.error("reload: state_dir changed (" + loaded->state_dir +
+                   "); restart credrotd to move it. Keeping the previous configuration");
+  } else if (auto applied = apply_config(std::move(*loaded)); !applied) {
+    m_logger.log(LOG_ERR, service::MessageKind::config_error, {},
+                 "reload failed, keeping the previous configuration: " + applied.error().message);
+  } else {
+    m_logger.log(LOG_NOTICE, service::MessageKind::daemon_reloaded, {},
+                 "configuration reloaded: " + std::to_string(m_engine->profile_names().size()) +
+                     " profile(s)");
+  }
+  m_notifier.ready("reloaded");
+  update_status();
+}
+
+void Daemon::on_signal(const boost::system::error_code& ec, int signal)
+{
+  if (ec) {
+    return;
+  }
+  if (signal == SIGHUP) {
+    reload();
+    m_signals.async_wait([this](auto e, int s) { on_signal(e, s); });
+    return;
+  }
+  // SIGTERM/SIGINT: every rotation is persisted phase by phase; stop acting and leave.
+  m_notifier.stopping();
+  m_logger.info("stopping; rotations in progress resume at the next start");
+  m_engine->stop();
+  if (m_bridge) {
+    m_bridge->stop();
+  }
+  m_io.stop();
+}
+
+asio::awaitable<void> once_main(Daemon* daemon, int* status)
+{
+  auto& engine = *daemon->m_engine;
+  // First finish what a previous run left unfinished.
+  engine.resume();
+  std::vector<std::int64_t> ids = engine.running_ids();
+  std::vector<std::string> resumed;
+  for (const auto id : ids) {
+    if (auto r = daemon->m_store->rotation(id); r && *r) {
+      resumed.push_back((*r)->profile);
+    }
+  }
+  std::vector<std::string> targets = daemon->m_options.profiles;
+  const auto names = engine.profile_names();
+  for (const auto& t : targets) {
+    if (std::find(names.begin(), names.end(), t) == names.end()) {
+      daemon->m_logger.error("no profile named " + t);
+      *status = exit_usage;
+      co_return;
+    }
+  }
+  if (targets.empty()) {
+    // What is due now (a profile that never rotated is due).
+    for (const auto& name : names) {
+      auto s = engine.status(name);
+      if (s && s->enabled && (!s->next_due || *s->next_due <= now())) {
+        targets.push_back(name);
+      }
+    }
+  }
+  for (const auto& name : targets) {
+    if (std::find(resumed.begin(), resumed.end(), name) != resumed.end()) {
+      continue; // its resumed rotation is this run's rotation
+    }
+    auto id = co_await engine.rotate(name, engine::Trigger::request);
+    if (!id) {
+      std::cout << name << ": not rotated: " << id.error().message << "\n";
+      *status = exit_rotation_failed;
+      continue;
+    }
+    ids.push_back(*id);
+  }
+  for (const auto id : ids) {
+    auto r = co_await engine.wait(id);
+    if (!r) {
+      std::cout << "rotation " << id << ": " << r.error().message << "\n";
+      *status = exit_rotation_failed;
+      continue;
+    }
+    std::cout << r->profile << ": rotation " << r->id << " " << core::to_string(r->outcome);
+    if (r->outcome == core::Outcome::succeeded) {
+      std::cout << ": " << r->old_access.value_or("(no key)") << " -> "
+                << r->new_access.value_or("?");
+    } else {
+      std::cout << ": " << r->error;
+      *status = exit_rotation_failed;
+    }
+    if (!r->note.empty()) {
+      std::cout << " (" << r->note << ")";
+    }
+    std::cout << "\n";
+  }
+  if (ids.empty()) {
+    std::cout << "nothing due\n";
+  }
+  std::cout.flush();
+  daemon->m_io.stop();
+}
+
+int Daemon::run()
+{
+  if (const int rc = setup(); rc != exit_ok) {
+    return rc;
+  }
+  if (m_options.once) {
+    int status = exit_ok;
+    asio::co_spawn(m_io, once_main(this, &status), [this, &status](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          m_logger.error(std::string("internal error: ") + ex.what());
+        }
+        status = exit_software;
+        m_io.stop();
+      }
+    });
+    m_signals.async_wait([this](auto ec, int s) { on_signal(ec, s); });
+    m_io.run();
+    return status;
+  }
+
+  if (m_bridge == nullptr) {
+    m_logger.error("the daemon needs D-Bus; run credrotd --once for a single pass without it");
+    return exit_unavailable;
+  }
+  m_engine->resume();
+  asio::co_spawn(m_io, m_engine->run_scheduler(), [this](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        m_logger.error(std::string("scheduler stopped: ") + ex.what());
+      }
+      m_io.stop();
+    }
+  });
+  m_signals.async_wait([this](auto ec, int s) { on_signal(ec, s); });
+  m_notifier.start_watchdog();
+  m_logger.log(
+      LOG_NOTICE, service::MessageKind::daemon_ready, {},
+      "credrotd " CREDROTD_VERSION " ready: " + std::to_string(m_engine->profile_names().size()) +
+          " profile(s), state in " + m_state_dir);
+  m_notifier.ready("ready");
+  update_status();
+  if (m_metrics) {
+    m_metrics->write();
+  }
+  m_io.run();
+  return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  // No core dumps: they would hold keys.
+  ::prctl(PR_SET_DUMPABLE, 0);
+  std::signal(SIGPIPE, SIG_IGN);
+  ::umask(0077);
+
+  Options options;
+  CLI::App app{"credrotd: rotates the EC2/S3 keys of an OpenStack cloud and rewrites the "
+               "files of the S3 clients that use them.",
+               "credrotd"};
+  app.add_option("-c,--config", options.config_file,
+                 "Main configuration file (default /etc/credrotd/credrotd.toml, "
+                 "with --user ~/.config/credrotd/credrotd.toml); drop-ins are read from "
+                 "credrotd.d/ beside it");
+  app.add_flag("--user", options.user,
+               "Run for the calling user: session bus, user configuration and state");
+  app.add_flag("--once", options.once,
+               "Resume unfinished rotations, rotate what is due (or the --profile ones), exit");
+  app.add_flag("--dry-run", options.dry_run,
+               "Print what a rotation would do (keys, files, reloads); change nothing");
+  app.add_flag("--check-config", options.check_config,
+               "Validate the configuration and clouds.yaml, then exit");
+  app.add_option("-p,--profile", options.profiles,
+                 "With --once or --dry-run: only these profiles (repeatable)");
+  app.add_flag("-V,--version", options.version, "Print the version and exit");
+  app.footer("Exit status: 0 success; 1 a rotation rolled back or failed (--once); 64 usage; "
+             "69 D-Bus unavailable; 74 state database error; 75 another credrotd holds the "
+             "state directory; 78 configuration error. See credrotd(8).");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? exit_ok : exit_usage;
+  }
+  if (options.version) {
+    std::cout << "credrotd " << CREDROTD_VERSION << "\n";
+    return exit_ok;
+  }
+  if (!options.profiles.empty() && !options.once && !options.dry_run) {
+    std::cerr << "credrotd: --profile needs --once or --dry-run\n";
+    return exit_usage;
+  }
+
+  service::Logger logger(service::detect_sink());
+  auto env = config::current_host_environment();
+  try {
+    if (options.check_config) {
+      return check_config(options, env, logger);
+    }
+    if (options.dry_run) {
+      return dry_run(options, env, logger);
+    }
+    Daemon daemon(std::move(options), std::move(env), logger);
+    return daemon.run();
+  } catch (const std::exception& e) {
+    logger.error(std::string("fatal: ") + e.what());
+    return exit_software;
+  }
+}

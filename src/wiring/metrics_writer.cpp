@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// Renders and atomically replaces the metrics textfile.
+#include "wiring/metrics_writer.hpp"
+
+#include "consumers/writer.hpp"
+#include "service/metrics.hpp"
+
+namespace credrotd::wiring {
+
+void MetricsWriter::write()
+{
+  if (m_path.empty()) {
+    return;
+  }
+  auto statuses = m_engine.status_all();
+  if (!statuses) {
+    m_logger.warning("metrics not written: " + statuses.error().describe());
+    return;
+  }
+  const std::string text = service::render_metrics(
+      *statuses, std::chrono::time_point_cast<std::chrono::milliseconds>(core::Clock::now()));
+  // Same writer as the consumer files: temp file in the directory, fsync, rename; the
+  // collector never reads a half-written file.
+  const auto written = consumers::rewrite_file(
+      m_path, consumers::WriteOptions{0644, 0, consumers::InPlace::no},
+      [&](const consumers::CurrentFile&) -> core::Result<consumers::Content> {
+        return consumers::Content(text.begin(), text.end());
+      });
+  if (!written) {
+    m_logger.warning("metrics not written: " + written.error().describe());
+  }
+}
+
+} // namespace credrotd::wiring
