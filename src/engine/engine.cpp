@@ -152,14 +152,16 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
   auto& ks = *run->profile->keystone;
   if (r.method == core::CreateMethod::credentials) {
     const std::string access = r.new_access.value_or("");
-    // On a resume the key may exist already: take its secret from Keystone.
-    auto existing = co_await ks.secret_of(access);
-    if (existing) {
-      run->new_secret = std::move(*existing);
-      co_return core::Created{access};
-    }
-    if (existing.error().code != Errc::not_found) {
-      co_return core::CreateFailed{existing.error(), core::is_transient(existing.error().code)};
+    if (run->resumed || r.attempts > 0) {
+      // The key may exist already: take its secret from Keystone.
+      auto existing = co_await ks.secret_of(access);
+      if (existing) {
+        run->new_secret = std::move(*existing);
+        co_return core::Created{access};
+      }
+      if (existing.error().code != Errc::not_found) {
+        co_return core::CreateFailed{existing.error(), core::is_transient(existing.error().code)};
+      }
     }
     auto fresh = ks.generate_key();
     auto created = co_await ks.create_key(access, fresh.secret.clone());

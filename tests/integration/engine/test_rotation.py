@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""A real rotation of a hand-made key held by one consumer file of every format.
+
+What must hold afterwards: every file names the same new key, which S3 accepts when the real
+clients (s3cmd, aws, boto3, rclone) read it from the files; the old key is refused; Keystone
+holds exactly the new key for the user; another user's key is untouched; the state records
+the rotation and its writes; no secret appears in any output, log line or the SQLite files."""
+
+import os
+import shutil
+import subprocess
+
+from testlib import (FORMATS, SECRETS, Consumers, Keystone, TestUser, Workdir, check,
+                     clean_env, db_rows, profile_config, run, s3_accepts, scan_for_secrets,
+                     stack, OUTPUTS)
+
+
+def client(argv, env_extra=None, expect=0):
+    env = clean_env(**(env_extra or {}))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    OUTPUTS.append(("$ " + " ".join(argv), proc.stdout + proc.stderr))
+    check(proc.returncode == expect,
+          f"{' '.join(argv)} exited {proc.returncode}, expected {expect}: {proc.stderr[-500:]}")
+    return proc
+
+
+def main():
+    st = stack()
+    work = Workdir("rotation")
+    user = TestUser(st, work.path, "happy")
+    ks = user.keystone
+    bystander = Keystone(st, user="BYSTANDER")
+
+    # The openstack CLI workflow: a key made by hand, pasted into every client's file.
+    old_access, old_secret = ks.create()
+    other_access, _ = bystander.create()
+    files = Consumers(work.path / "files", st)
+    files.write(old_access, old_secret)
+    old_s3cfg = work.path / "old.s3cfg"
+    shutil.copy(files.paths["s3cmd"], old_s3cfg)
+
+    state = work.path / "state"
+    conf = work.path / "credrotd.toml"
+    conf.write_text(profile_config("backup", st, files, state, user,
+                                   extra='grace = "0s"\nsignature = ["v4", "v2"]\n'
+                                         'checks = ["list-buckets"]\n'))
+
+    run(["--config", conf, "--check-config"], expect=0)
+    dry = run(["--config", conf, "--dry-run"], expect=0)
+    check(old_access in dry.stdout, "the dry run names the key the files hold")
+    check(ks.keys().keys() == {old_access}, "the dry run changed nothing in Keystone")
+
+    proc = run(["--config", conf, "--once", "--profile", "backup"], expect=0)
+    print(proc.stdout.strip())
+
+    held = files.keys()
+    new_access, new_secret = held["s3cmd"]
+    check(new_access != old_access, "the files hold a new key")
+    for fmt in FORMATS:
+        check(held[fmt] == (new_access, new_secret), f"the {fmt} file holds the new key")
+    check(s3_accepts(st, new_access, new_secret), "S3 accepts the new key (SigV4)")
+    check(s3_accepts(st, new_access, new_secret, "s3"), "S3 accepts the new key (SigV2)")
+    check(not s3_accepts(st, old_access, old_secret), "S3 refuses the old key")
+    check(ks.keys().keys() == {new_access}, "Keystone holds exactly the new key for the user")
+    check(other_access in bystander.keys(), "the bystander's key is untouched")
+    check(files.stray_files() == [], f"no temp file is left: {files.stray_files()}")
+
+    # Format preservation: what surrounded the key is still there.
+    check("[unrelated]" in files.paths["aws-credentials"].read_text(), "other AWS profile kept")
+    check("# written by hand" in files.paths["s3cmd"].read_text(), "s3cmd comment kept")
+    check("RESTIC_REPOSITORY=" in files.paths["envfile"].read_text(), "env file line kept")
+
+    # The real clients, reading the files credrotd wrote, with a clean environment.
+    client(["/usr/bin/s3cmd", "-c", str(files.paths["s3cmd"]), "ls"])
+    client(["/usr/bin/s3cmd", "-c", str(old_s3cfg), "ls"], expect=77)  # the old key: 403
+    client(["/usr/bin/aws", "--endpoint-url", st["S3_URL"], "--region", "us-east-1", "s3", "ls"],
+           {"AWS_SHARED_CREDENTIALS_FILE": files.paths["aws-credentials"],
+            "AWS_CONFIG_FILE": "/nonexistent"})
+    client(["/usr/bin/python3", "-c",
+            "import boto3,sys; s=boto3.session.Session(profile_name='default'); "
+            f"s.client('s3', endpoint_url='{st['S3_URL']}', region_name='us-east-1').list_buckets()"],
+           {"AWS_SHARED_CREDENTIALS_FILE": files.paths["aws-credentials"],
+            "AWS_CONFIG_FILE": "/nonexistent"})
+    client(["/usr/bin/rclone", "--config", str(files.paths["rclone"]), "--ask-password=false",
+            "lsd", "swift:"], {"HOME": str(work.path)})
+
+    # The state: one succeeded rotation, its writes, the keys' roles. Never a secret.
+    rows = db_rows(state, "SELECT outcome, old_access, new_access FROM rotations")
+    check(rows == [("succeeded", old_access, new_access)], f"rotations: {rows}")
+    writes = db_rows(state, "SELECT count(*) FROM consumer_writes WHERE kind = 'write'")
+    check(writes == [(len(FORMATS),)], f"one recorded write per file: {writes}")
+    roles = dict(db_rows(state, "SELECT access, state FROM keys"))
+    check(roles == {old_access: "retired", new_access: "current"}, f"key roles: {roles}")
+
+    # A second run has nothing due; the key in the files stays.
+    again = run(["--config", conf, "--once"], expect=0)
+    check("nothing due" in again.stdout, "nothing is due right after a rotation")
+
+    bystander.delete(other_access)
+    scan_for_secrets([state / "state.db", state / "state.db-wal", conf])
+    work.cleanup()
+    print("PASS rotation of every consumer format")
+
+
+if __name__ == "__main__":
+    main()
