@@ -324,3 +324,41 @@ class Workdir:
 
     def cleanup(self):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class FaultProxy:
+    """fault_proxy.py in front of `target` (a URL), with rules written to a file."""
+
+    def __init__(self, target, workdir, rules=()):
+        self.rules_file = pathlib.Path(workdir) / f"rules-{time.monotonic_ns()}.json"
+        self.set_rules(rules)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(pathlib.Path(__file__).parent / "fault_proxy.py"), target,
+             str(self.rules_file)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        check(line.startswith("PORT "), f"the fault proxy did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def set_rules(self, rules):
+        tmp = self.rules_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(list(rules)))
+        tmp.replace(self.rules_file)
+
+    def stop(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def crash_points(conf, profile, env_extra=None):
+    """The crash points a rotation passes, in order ("name#hit"), from CREDROTD_CRASH_LOG."""
+    log = pathlib.Path(tempfile.mkstemp(prefix="credrotd-crashlog-")[1])
+    try:
+        run(["--config", conf, "--once", "--profile", profile],
+            env=clean_env(CREDROTD_CRASH_LOG=log, **(env_extra or {})))
+        return [l for l in log.read_text().splitlines() if l]
+    finally:
+        log.unlink()
