@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Failure paths of a rotation against the real cloud, with faults injected by a scripted
+proxy where the real servers cannot show them on demand.
+
+Each scenario states what must hold; all share these: every consumer file holds a key S3
+accepts, no rotation is left running, and Keystone holds only keys the state accounts for."""
+
+import os
+import subprocess
+
+from testlib import (Consumers, FaultProxy, TestUser, Workdir, check, db_rows, profile_config,
+                     run, s3_accepts, scan_for_secrets, stack)
+
+FAST = 'grace = "0s"\nverify_timeout = "2s"\nkeystone_timeout = "4s"\n'
+
+
+class Scenario:
+    def __init__(self, st, name, keystone_rules=None, s3_rules=None, s3_url=None, extra=FAST,
+                 files_dir=None):
+        self.st = st
+        self.work = Workdir(name)
+        self.user = TestUser(self.st, self.work.path, name)
+        self.old_access, self.old_secret = self.user.keystone.create()
+        self.files = Consumers(files_dir or (self.work.path / "files"), st)
+        self.files.write(self.old_access, self.old_secret)
+        self.state = self.work.path / "state"
+        self.proxies = []
+        if keystone_rules is not None:
+            ks = FaultProxy(st["KEYSTONE_URL"].rsplit("/v3", 1)[0], self.work.path, keystone_rules)
+            self.proxies.append(ks)
+            self.user.write_clouds(ks.url + "/v3")
+            self.keystone_proxy = ks
+        if s3_rules is not None:
+            s3 = FaultProxy(st["S3_URL"], self.work.path, s3_rules)
+            self.proxies.append(s3)
+            s3_url = s3.url
+        self.conf = self.work.path / "credrotd.toml"
+        self.conf.write_text(profile_config("p", st, self.files, self.state, self.user,
+                                            s3_url=s3_url, extra=extra))
+
+    def rotate(self, expect):
+        return run(["--config", self.conf, "--once", "--profile", "p"], expect=expect)
+
+    def last(self):
+        """(outcome, "error_code: error", new_access) of the latest rotation."""
+        outcome, code, error, new_access = db_rows(
+            self.state, "SELECT outcome, error_code, error, new_access FROM rotations "
+                        "ORDER BY id DESC LIMIT 1")[0]
+        return outcome, f"{code}: {error}", new_access
+
+    def files_hold_old_key(self):
+        for fmt, held in self.files.keys().items():
+            check(held == (self.old_access, self.old_secret), f"{fmt} holds the old key")
+        check(s3_accepts(self.st, self.old_access, self.old_secret), "the old key still works")
+
+    def keystone_keys(self):
+        return set(self.user.keystone.keys())
+
+    def done(self):
+        for p in self.proxies:
+            p.stop()
+        check(not db_rows(self.state, "SELECT id FROM rotations WHERE outcome = 'running'"),
+              "no rotation is left running")
+        check(self.files.stray_files() == [], "no temp file is left")
+        scan_for_secrets([self.state / "state.db", self.state / "state.db-wal"])
+
+
+def keystone_500_on_create(st):
+    s = Scenario(st, "ks500", keystone_rules=[
+        {"method": "POST", "path": "^/v3/credentials$", "action": "500"}])
+    proc = s.rotate(expect=1)
+    outcome, error, _ = s.last()
+    check(outcome == "rolled_back", f"a create that kept failing is undone: {outcome} {error}")
+    check("transient" in error or "500" in error, f"the error says why: {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access}, "nothing was left in Keystone")
+    s.done()
+    print("PASS Keystone 500 on create: rolled back,", proc.stdout.strip())
+
+
+def keystone_hang_on_create(st):
+    s = Scenario(st, "kshang", keystone_rules=[
+        {"method": "POST", "path": "^/v3/credentials$", "action": "hang"}])
+    s.rotate(expect=1)
+    outcome, error, _ = s.last()
+    check(outcome == "rolled_back" and "timeout" in error, f"a hang times out: {outcome} {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access}, "nothing was left in Keystone")
+    s.done()
+    print("PASS Keystone hang on create: timed out within keystone_timeout, rolled back")
+
+
+def keystone_garbage_on_create(st):
+    s = Scenario(st, "ksgarbage", keystone_rules=[
+        {"method": "POST", "path": "^/v3/credentials$", "action": "garbage"}])
+    s.rotate(expect=1)
+    outcome, error, _ = s.last()
+    check(outcome in ("failed", "rolled_back") and "protocol" in error,
+          f"garbage JSON is a protocol error: {outcome} {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access}, "nothing was left in Keystone")
+    s.done()
+    print("PASS Keystone garbage JSON on create:", outcome)
+
+
+def keystone_401_mid_rotation(st):
+    # The token is refused once in the middle (when the old key is deleted): the client
+    # authenticates again and the rotation completes.
+    s = Scenario(st, "ks401", keystone_rules=[
+        {"method": "DELETE", "path": "/credentials/OS-EC2/", "action": "401", "times": 1}])
+    s.rotate(expect=0)
+    outcome, _, new_access = s.last()
+    check(outcome == "succeeded", f"a 401 mid-rotation is recovered: {outcome}")
+    check(s.keystone_keys() == {new_access}, "the old key was deleted after re-authenticating")
+    s.done()
+    print("PASS Keystone 401 mid-rotation: re-authenticated, succeeded")
+
+
+def s3_rejects_new_key(st):
+    s = Scenario(st, "s3reject", s3_rules=[])
+    s.proxies[0].set_rules([{"s3_refuse_unless": s.old_access, "action": "403"}])
+    s.rotate(expect=1)
+    outcome, error, _ = s.last()
+    check(outcome == "rolled_back" and error.startswith("auth_rejected"),
+          f"a refused key is rolled back: {outcome} {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access}, "the new key was deleted")
+    s.done()
+    print("PASS new key refused by S3: rolled back")
+
+
+def s3_down(st):
+    # An endpoint that cannot be reached says nothing about the key: the old key goes back
+    # into the files, the new one stays in Keystone (managed) until a later rotation.
+    s = Scenario(st, "s3down", s3_url="http://127.0.0.1:9")
+    s.rotate(expect=1)
+    outcome, error, new_access = s.last()
+    check(outcome == "failed" and error.startswith("transient"),
+          f"an unreachable endpoint fails the rotation: {outcome} {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access, new_access}, "the unverified key is kept")
+    # The endpoint comes back: the next rotation retires both older keys.
+    s.conf.write_text(profile_config("p", st, s.files, s.state, s.user, extra=FAST))
+    s.rotate(expect=0)
+    outcome, _, newest = s.last()
+    check(outcome == "succeeded", f"the next rotation succeeds: {outcome}")
+    check(s.keystone_keys() == {newest}, "both older keys are gone")
+    s.done()
+    print("PASS S3 unreachable: old key restored, new key kept, retired by the next rotation")
+
+
+def check_command_fails(st):
+    s = Scenario(st, "checkfail")
+    text = s.conf.read_text().replace('type = "s3fs"', 'type = "s3fs"\ncheck = ["/bin/false"]')
+    s.conf.write_text(text)
+    s.rotate(expect=1)
+    outcome, error, _ = s.last()
+    check(outcome == "rolled_back" and "/bin/false" in error,
+          f"a failed consumer check rolls back: {outcome} {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access}, "the new key was deleted")
+    s.done()
+    print("PASS consumer check fails: rolled back")
+
+
+def disk_full(st):
+    # One consumer lives on a tiny file system that is full: its write fails, everything
+    # already written goes back to the old key.
+    work = Workdir("diskfull-mnt")
+    mnt = work.path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(mnt)],
+                   check=True)
+    try:
+        s = Scenario(st, "diskfull", files_dir=mnt)
+        filler = mnt / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 512) > 0:
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(fd)
+        s.rotate(expect=1)
+        outcome, error, _ = s.last()
+        check(outcome == "rolled_back" and ("No space" in error or "ENOSPC" in error or
+                                            "space" in error),
+              f"a full disk rolls back: {outcome} {error}")
+        s.files_hold_old_key()
+        check(s.keystone_keys() == {s.old_access}, "the new key was deleted")
+        filler.unlink()
+        s.done()
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+        work.cleanup()
+    print("PASS disk full: rolled back")
+
+
+def main():
+    st = stack()
+    for scenario in (keystone_500_on_create, keystone_hang_on_create, keystone_garbage_on_create,
+                     keystone_401_mid_rotation, s3_rejects_new_key, s3_down,
+                     check_command_fails, disk_full):
+        scenario(st)
+    print("PASS failure paths")
+
+
+if __name__ == "__main__":
+    main()
