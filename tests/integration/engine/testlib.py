@@ -362,3 +362,71 @@ def crash_points(conf, profile, env_extra=None):
         return [l for l in log.read_text().splitlines() if l]
     finally:
         log.unlink()
+
+
+class PrivateBus:
+    """A dbus-daemon of our own (session-bus rules) on a socket in `workdir`; credrotd finds
+    it through DBUS_SYSTEM_BUS_ADDRESS / DBUS_SESSION_BUS_ADDRESS."""
+
+    def __init__(self, workdir):
+        sock = pathlib.Path(workdir) / "bus.socket"
+        self.address = f"unix:path={sock}"
+        self.proc = subprocess.Popen(
+            ["/usr/bin/dbus-daemon", "--session", "--nofork", "--nopidfile",
+             f"--address={self.address}", "--print-address"],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        check(line.startswith("unix:"), f"dbus-daemon did not start: {line!r}")
+
+    def env(self):
+        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address, "DBUS_SESSION_BUS_ADDRESS": self.address}
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Daemon:
+    """credrotd in daemon mode (not --once), its stderr in a file."""
+
+    def __init__(self, conf, workdir, env):
+        self.log_path = pathlib.Path(workdir) / f"credrotd-{time.monotonic_ns()}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(CREDROTD), "--config", str(conf)], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        rc = self.proc.wait(timeout=timeout)
+        self.log.close()
+        OUTPUTS.append(("credrotd daemon", self.log_path.read_text()))
+        return rc
+
+    def text(self):
+        return self.log_path.read_text()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.wait(10)
+
+
+def wait_for(predicate, timeout, what):
+    """Bounded polling: `predicate` every 50 ms until it is true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    fail(f"timed out after {timeout} s waiting for {what}")
