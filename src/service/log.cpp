@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <vector>
 
@@ -105,7 +106,12 @@ void Logger::log(int priority, MessageKind kind, const LogFields& fields,
     }
     // The journal is gone (shutdown): fall through to stderr rather than lose the line.
   }
-  const std::string prefix = "<" + std::to_string(priority) + ">";
+  // systemd turns "<N>" into a priority; a person at a terminal gets words instead.
+  static const bool tty = ::isatty(STDERR_FILENO) == 1;
+  const std::string prefix = !tty                      ? "<" + std::to_string(priority) + ">"
+                             : priority <= LOG_ERR     ? std::string("error: ")
+                             : priority == LOG_WARNING ? std::string("warning: ")
+                                                       : std::string();
   std::string line = prefix;
   if (!fields.profile.empty()) {
     line += fields.profile;
