@@ -8,6 +8,8 @@
   the rotation, which waits out what is left of the persisted grace period (not a new one)."""
 
 import signal
+import socket
+import threading
 import time
 
 from testlib import (Consumers, Daemon, PrivateBus, TestUser, Workdir, check, clean_env,
@@ -26,11 +28,41 @@ def phase_of(state, profile):
     return rows[0][0] if rows else None
 
 
+class Notifications:
+    """Plays the service manager's $NOTIFY_SOCKET and keeps what credrotd sends."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
+        self.messages = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.receive)
+        self.thread.start()
+
+    def receive(self):
+        while not self.done.is_set():
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def seen(self, text):
+        return any(text in m for m in self.messages)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        self.sock.close()
+
+
 def main():
     st = stack()
     work = Workdir("signals")
     bus = PrivateBus(work.path)
-    env = clean_env(**bus.env())
+    notify = Notifications(work.path / "notify.socket")
+    env = clean_env(NOTIFY_SOCKET=notify.path, WATCHDOG_USEC=400000, **bus.env())
     state = work.path / "state"
     conf = work.path / "credrotd.toml"
     try:
@@ -48,12 +80,15 @@ def main():
         conf.write_text(profile_config("alpha", st, a_files, state, user_a,
                                        extra='grace = "3s"\ninterval = "1h"\njitter = "0s"\n'))
         daemon = Daemon(conf, work.path, env)
+        wait_for(lambda: notify.seen("READY=1"), 10, "READY=1")
+        check(notify.seen("STATUS="), "a STATUS= line comes with readiness")
         wait_for(lambda: phase_of(state, "alpha") == "grace", 30, "alpha to reach its grace period")
         beta = profile_config("beta", st, b_files, state, user_b,
                               extra='grace = "0s"\ninterval = "1h"\njitter = "0s"\n')
         conf.write_text(beta)
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in daemon.text(), 10, "the reload")
+        check(notify.seen("RELOADING=1"), "RELOADING=1 on SIGHUP")
         wait_for(lambda: phase_of(state, "alpha") == "done", 30, "alpha's rotation to finish")
         wait_for(lambda: phase_of(state, "beta") == "done", 30, "beta's first rotation")
         alpha_keys = a_files.keys()
@@ -63,8 +98,11 @@ def main():
         check(daemon.proc.poll() is None, "the daemon is still running")
 
         # --- SIGTERM during grace: the grace deadline survives the restart ---
+        wait_for(lambda: sum("WATCHDOG=1" in m for m in notify.messages) >= 3, 10,
+                 "watchdog pings at half of WATCHDOG_USEC")
         daemon.signal(signal.SIGTERM)
         check(daemon.wait(10) == 0, "the daemon exits 0 on SIGTERM")
+        check(notify.seen("STOPPING=1"), "STOPPING=1 on SIGTERM")
         # gamma has never rotated, so it is due as soon as the daemon starts.
         conf.write_text(profile_config("gamma", st, c_files, state, user_c,
                                        extra='grace = "4s"\ninterval = "1h"\njitter = "0s"\n'))
@@ -91,6 +129,7 @@ def main():
         daemon.signal(signal.SIGTERM)
         check(daemon.wait(10) == 0, "clean exit")
     finally:
+        notify.stop()
         bus.stop()
     scan_for_secrets([state / "state.db", state / "state.db-wal"])
     work.cleanup()
