@@ -795,6 +795,15 @@ asio::awaitable<Attempt> HttpClient::Impl::attempt(const Route& route, const Wir
   }
 }
 
+namespace {
+Totals g_totals; // the process's request totals; the loop thread is the only writer
+} // namespace
+
+const Totals& process_totals() noexcept
+{
+  return g_totals;
+}
+
 asio::awaitable<core::Result<Response>> HttpClient::Impl::send(Request request, Deadline deadline)
 {
   const auto start = Clock::now();
@@ -807,9 +816,12 @@ asio::awaitable<core::Result<Response>> HttpClient::Impl::send(Request request, 
   asio::steady_timer timer(m_executor);
 
   for (int attempt_number = 1;; ++attempt_number) {
+    const auto server_before = timing.server;
     Attempt outcome = co_await attempt(route, wire, idempotent, deadline, start, timing);
     timing.attempts = attempt_number;
     timing.total = Clock::now() - start;
+    ++g_totals.attempts;
+    g_totals.server += timing.server - server_before;
 
     core::Error last;
     bool retryable = false;
@@ -968,7 +980,11 @@ HttpClient::~HttpClient() = default;
 
 asio::awaitable<core::Result<Response>> HttpClient::send(Request request, Deadline deadline)
 {
-  return m_impl->send(std::move(request), deadline);
+  const auto start = Clock::now();
+  auto result = co_await m_impl->send(std::move(request), deadline);
+  ++g_totals.calls;
+  g_totals.total += Clock::now() - start;
+  co_return result;
 }
 
 void HttpClient::close_idle()

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -120,6 +121,16 @@ struct ClientOptions {
   std::string user_agent = std::string("credrotd/") + CREDROTD_VERSION;
   LogSink log; // may be empty
 };
+
+// What every HttpClient of the process sent so far: for benchmarks, which subtract the time
+// servers spent answering from credrotd's total time. Updated on the loop thread only.
+struct Totals {
+  std::uint64_t calls = 0;    // send() calls that got a response or gave up
+  std::uint64_t attempts = 0; // requests sent, retries included
+  Clock::duration server{};   // sum of Timing::server
+  Clock::duration total{};    // sum of Timing::total
+};
+const Totals& process_totals() noexcept;
 
 // An HTTP/1.1 client for one io_context and its single thread: connection reuse per
 // scheme/host/port (or per proxy), deadlines covering every phase, retries with backoff for
