@@ -53,39 +53,15 @@ core::Error missing_file(const ConsumerSpec& spec)
 
 } // namespace
 
-std::string_view to_string(ConsumerType type) noexcept
-{
-  switch (type) {
-  case ConsumerType::s3cmd:
-    return "s3cmd";
-  case ConsumerType::aws_credentials:
-    return "aws-credentials";
-  case ConsumerType::rclone:
-    return "rclone";
-  case ConsumerType::s3fs:
-    return "s3fs";
-  case ConsumerType::envfile:
-    return "envfile";
-  case ConsumerType::template_:
-    return "template";
-  }
-  return "?";
-}
-
 std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept
 {
   for (const auto type : {ConsumerType::s3cmd, ConsumerType::aws_credentials, ConsumerType::rclone,
                           ConsumerType::s3fs, ConsumerType::envfile, ConsumerType::template_}) {
-    if (to_string(type) == name) {
+    if (core::to_string(type) == name) {
       return type;
     }
   }
   return std::nullopt;
-}
-
-std::string_view to_string(SessionToken policy) noexcept
-{
-  return policy == SessionToken::remove ? "remove" : "keep";
 }
 
 core::Status check_spec(const ConsumerSpec& spec)

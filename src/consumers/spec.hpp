@@ -2,6 +2,7 @@
 // ConsumerSpec: one configured consumer file, as the config loader hands it to src/consumers.
 #pragma once
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/secret.hpp"
 
@@ -12,13 +13,14 @@
 
 namespace credrotd::consumers {
 
-// The file formats credrotd rewrites; the spelling in credrotd.toml is to_string().
-enum class ConsumerType { s3cmd, aws_credentials, rclone, s3fs, envfile, template_ };
+// The file formats credrotd rewrites (core::ConsumerType, shared with the configuration);
+// the spelling in credrotd.toml is core::to_string().
+using ConsumerType = core::ConsumerType;
 
 // What to do with a session token next to the rotated key (aws_session_token and
 // aws_security_token in an AWS profile, access_token in an s3cmd file). Keystone EC2
 // credentials have none, and a stale token would be sent with the new key.
-enum class SessionToken { remove, keep };
+using SessionToken = core::SessionTokenPolicy;
 
 // One consumer, with the options of credrotd.toml. Options that do not apply to `type`
 // are ignored.
@@ -41,12 +43,8 @@ struct ConsumerSpec {
                              // for single-file bind mounts, where rename fails with EBUSY
 };
 
-// "s3cmd", "aws-credentials", "rclone", "s3fs", "envfile", "template".
-std::string_view to_string(ConsumerType type) noexcept;
-// The inverse of to_string(); nullopt for an unknown name.
+// The inverse of core::to_string(ConsumerType); nullopt for an unknown name.
 std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept;
-// "remove" or "keep".
-std::string_view to_string(SessionToken policy) noexcept;
 
 // Checks the options of `spec` without touching the file system: absolute path, required
 // options present, names the format can hold. Errc::config naming the option on failure.

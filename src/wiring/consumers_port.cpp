@@ -9,25 +9,6 @@ namespace credrotd::wiring {
 
 namespace {
 
-consumers::ConsumerType to_type(core::ConsumerType type)
-{
-  switch (type) {
-  case core::ConsumerType::s3cmd:
-    return consumers::ConsumerType::s3cmd;
-  case core::ConsumerType::aws_credentials:
-    return consumers::ConsumerType::aws_credentials;
-  case core::ConsumerType::rclone:
-    return consumers::ConsumerType::rclone;
-  case core::ConsumerType::s3fs:
-    return consumers::ConsumerType::s3fs;
-  case core::ConsumerType::envfile:
-    return consumers::ConsumerType::envfile;
-  case core::ConsumerType::template_:
-    return consumers::ConsumerType::template_;
-  }
-  return consumers::ConsumerType::s3cmd;
-}
-
 service::UnitVerb to_verb(core::ReloadAction action)
 {
   switch (action) {
@@ -48,13 +29,11 @@ service::UnitVerb to_verb(core::ReloadAction action)
 consumers::ConsumerSpec to_spec(const core::Consumer& c)
 {
   consumers::ConsumerSpec spec;
-  spec.type = to_type(c.type);
+  spec.type = c.type;
   spec.path = c.path;
   spec.profile = c.aws_profile;
   spec.create_profile = c.create_profile;
-  spec.session_token = c.session_token == core::SessionTokenPolicy::keep
-                           ? consumers::SessionToken::keep
-                           : consumers::SessionToken::remove;
+  spec.session_token = c.session_token;
   spec.remote = c.rclone_remote;
   spec.bucket = c.s3fs_bucket;
   spec.access_key_var = c.access_key_var;
