@@ -425,6 +425,28 @@ TEST_CASE("errors have stable names and credrotctl exits with its documented cod
   }
   CHECK(rig.ctl({"check-config", "--config", broken.string()}).exit_code == 1);
 
+  // A second credrotd (another state directory) cannot take the name: it exits 69.
+  auto second_config = rig.dir() / "second.toml";
+  {
+    std::ifstream in(rig.config());
+    std::ofstream out(second_config);
+    std::string line;
+    while (std::getline(in, line)) {
+      out << (line.rfind("state_dir", 0) == 0
+                  ? "state_dir = \"" + (rig.dir() / "state2").string() + "\""
+                  : line)
+          << "\n";
+    }
+  }
+  const auto second = credrotd::consumers::test::run(
+      {CREDROTD_BINARY_DIR "/daemon/credrotd", "--config", second_config.string()},
+      credrotd::consumers::test::clean_env(
+          {"CREDROTD_LOG=stderr", "DBUS_SYSTEM_BUS_ADDRESS=" + rig.address()}),
+      std::chrono::seconds(30));
+  CHECK(second.exit_code == 69);
+  CHECK(second.err.find("cannot own the D-Bus name io.github.credrotd") != std::string::npos);
+  CHECK(rig.ctl({"status"}).exit_code == 0); // the first one still serves
+
   // No daemon: exit 3.
   rig.stop_daemon();
   const auto gone = rig.ctl({"status"});
@@ -449,4 +471,29 @@ TEST_CASE("with --user, credrotd serves the session bus and only its own uid may
   CHECK(rig.key_in(file).access != before.access);
   CHECK(rig.s3_accepts(file));
   rig.check_no_secret();
+}
+
+TEST_CASE("bash completion offers subcommands, options and the daemon's profile names",
+          "[dbus][completion]")
+{
+  Rig rig;
+  const auto complete = [&](const std::string& words, int cword) {
+    const std::string script = "source " CREDROTD_SOURCE_DIR "/completions/credrotctl.bash; "
+                               "COMP_WORDS=(" +
+                               words + "); COMP_CWORD=" + std::to_string(cword) +
+                               "; _credrotctl; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    const auto o = credrotd::consumers::test::run(
+        {"/bin/bash", "--norc", "--noprofile", "-c", script},
+        credrotd::consumers::test::clean_env({"PATH=" + rig.dir().string() + ":/usr/bin:/bin",
+                                              "DBUS_SYSTEM_BUS_ADDRESS=" + rig.address()}));
+    INFO(o.err);
+    CHECK(o.exit_code == 0);
+    return o.out;
+  };
+  CHECK(complete("credrotctl ''", 1) == "status\nrotate\nverify\nhistory\nkeys\ncheck-config\n");
+  CHECK(complete("credrotctl ro", 1) == "rotate\n");
+  CHECK(complete("credrotctl rotate ''", 2) == "demo\n");
+  CHECK(complete("credrotctl --json history d", 3) == "demo\n");
+  CHECK(complete("credrotctl rotate --w", 2) == "--wait\n--wait-timeout\n");
+  CHECK(complete("credrotctl --u", 1) == "--user\n");
 }
