@@ -139,6 +139,15 @@ Rig::~Rig()
   m_monitor.reset();
   m_daemon.reset();
   m_bus.reset();
+  // Under CREDROTD_SANITIZE the daemon and credrotctl report memory errors and leaks on
+  // stderr (at exit, for leaks): a report fails the test.
+  {
+    const auto log = daemon_log();
+    INFO("credrotd's log: " << log);
+    CHECK(log.find("Sanitizer") == std::string::npos);
+    INFO("client output: " << m_transcript);
+    CHECK(m_transcript.find("Sanitizer") == std::string::npos);
+  }
   // Leave no key of ours in Keystone: the ones the files hold now (the daemon deleted the
   // others, or never created them).
   std::vector<std::string> argv = {k_openstack, "--os-cloud",  stack_value("CLOUD_ROTATOR"),
