@@ -297,6 +297,43 @@ TEST_CASE("credrotctl rotate --wait exits 1 when a rotation rolls back, and the 
   const auto file = rig.consumer("failing");
   const Key before = rig.key_in(file);
 
+  // While a rotation runs (its check fails until verify_timeout, 2 s), a second one is a
+  // Conflict, and --all starts the others and reports this one without failing.
+  const auto first = rig.ctl({"rotate", "--json", "failing"});
+  REQUIRE(first.exit_code == 0);
+  const auto running_id = parse_json(first.out).at("rotations").at(0).at("rotation");
+  CHECK(parse_json(first.out).at("rotations").at(0).at("result") == "started");
+  const auto again = rig.ctl({"rotate", "failing"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.out.find("io.github.credrotd.Error.Conflict") != std::string::npos);
+  const auto during = parse_json(rig.ctl({"status", "--json", "failing"}).out);
+  CHECK(during.at("profiles").at(0).at("running_rotation") == running_id);
+  CHECK(during.at("profiles").at(0).at("running_phase").is_string());
+  CHECK(during.at("running_rotations") == 1);
+  const auto others = rig.ctl({"rotate", "--all", "--wait", "--json"});
+  INFO(others.out << others.err);
+  CHECK(others.exit_code == 0);
+  const auto others_doc = parse_json(others.out);
+  for (const auto& r : others_doc.at("rotations").as_array()) {
+    if (r.at("profile") == "demo") {
+      CHECK(r.at("result") == "succeeded");
+    } else {
+      CHECK(r.at("result") == "not_started");
+      CHECK(json::value_to<std::string>(r.at("reason"))
+                .rfind("io.github.credrotd.Error.Conflict", 0) == 0);
+    }
+  }
+  const bool over = credrotd::consumers::test::wait_until(
+      [&] {
+        return parse_json(rig.ctl({"status", "--json", "failing"}).out)
+            .at("profiles")
+            .at(0)
+            .at("running_rotation")
+            .is_null();
+      },
+      std::chrono::seconds(60));
+  REQUIRE(over);
+
   const auto failed = rig.ctl({"rotate", "--wait", "--json", "failing"});
   INFO(failed.out << failed.err << rig.daemon_log());
   CHECK(failed.exit_code == 1);
@@ -311,7 +348,7 @@ TEST_CASE("credrotctl rotate --wait exits 1 when a rotation rolls back, and the 
   const auto& p = status.at("profiles").as_array().at(0).as_object();
   CHECK(p.at("last_outcome") == "rolled_back");
   CHECK(p.at("last_error_code").is_string());
-  CHECK(p.at("rolled_back") == 1);
+  CHECK(p.at("rolled_back") == 2);
 
   // --all: RotateAll starts both; one succeeds, one rolls back: exit 1, both reported.
   const auto all = rig.ctl({"rotate", "--all", "--wait"});
