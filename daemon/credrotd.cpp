@@ -7,6 +7,7 @@
 #include "consumers/consumer.hpp"
 #include "engine/engine.hpp"
 #include "service/bus.hpp"
+#include "service/dbus/manager.hpp"
 #include "service/journal_observer.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
@@ -276,6 +277,7 @@ public:
 private:
   int setup();
   void open_bus();
+  void start_api();
   core::Status apply_config(Loaded loaded);
   void reload();
   void update_status();
@@ -300,6 +302,8 @@ private:
   std::unique_ptr<wiring::ProfileFactory> m_factory;
   std::unique_ptr<wiring::MetricsWriter> m_metrics;
   std::string m_state_dir;
+  std::unique_ptr<service::dbus::Manager> m_api; // before the bus and engine go
+  int m_exit = exit_ok;
 };
 
 void Daemon::open_bus()
@@ -325,6 +329,36 @@ void Daemon::open_bus()
   } else {
     m_units = std::move(*units);
   }
+}
+
+// The D-Bus API: the object first, then the name, asynchronously, so that a client that sees
+// the name finds the object. Losing the name race (or a policy refusal) stops the daemon.
+void Daemon::start_api()
+{
+  m_api = std::make_unique<service::dbus::Manager>(
+      *m_bridge, *m_engine, *m_store, m_logger,
+      [this] {
+        reload();
+        return core::Status{};
+      },
+      service::dbus::ManagerOptions{m_options.user ? service::dbus::BusMode::user
+                                                   : service::dbus::BusMode::system,
+                                    CREDROTD_VERSION});
+  m_observers.add(m_api->observer());
+  asio::co_spawn(
+      m_io, service::request_name(*m_bridge, service::dbus::k_bus_name, std::chrono::seconds(25)),
+      [this](std::exception_ptr e, core::Status named) {
+        if (!e && named) {
+          m_logger.info(std::string("D-Bus name ") + service::dbus::k_bus_name + " acquired");
+          return;
+        }
+        m_logger.error(std::string("cannot own the D-Bus name ") + service::dbus::k_bus_name +
+                       ": " + (e ? std::string("internal error") : named.error().describe()));
+        m_exit = exit_unavailable;
+        m_engine->stop();
+        m_bridge->stop();
+        m_io.stop();
+      });
 }
 
 core::Status Daemon::apply_config(Loaded loaded)
@@ -554,6 +588,7 @@ int Daemon::run()
     m_logger.error("the daemon needs D-Bus; run credrotd --once for a single pass without it");
     return exit_unavailable;
   }
+  start_api();
   m_engine->resume();
   asio::co_spawn(m_io, m_engine->run_scheduler(), [this](std::exception_ptr e) {
     if (e) {
@@ -577,7 +612,7 @@ int Daemon::run()
     m_metrics->write();
   }
   m_io.run();
-  return exit_ok;
+  return m_exit;
 }
 
 } // namespace
