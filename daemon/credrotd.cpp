@@ -408,6 +408,15 @@ int Daemon::setup()
                                                         *m_engine, m_logger);
     m_observers.add(*m_metrics);
   }
+  m_engine->on_fatal([this](const core::Error& error) {
+    m_logger.error("stopping: " + error.message);
+    m_exit = error.code == core::Errc::internal ? exit_software : exit_io;
+    m_engine->stop();
+    if (m_bridge) {
+      m_bridge->stop();
+    }
+    m_io.stop();
+  });
   m_factory = std::make_unique<wiring::ProfileFactory>(wiring::FactoryContext{
       m_io.get_executor(), m_units.get(), [this](net::LogLevel level, std::string_view message) {
         if (level == net::LogLevel::warning) {
@@ -586,7 +595,7 @@ int Daemon::run()
     });
     m_signals.async_wait([this](auto ec, int s) { on_signal(ec, s); });
     m_io.run();
-    return status;
+    return m_exit != exit_ok ? m_exit : status;
   }
 
   if (m_bridge == nullptr) {

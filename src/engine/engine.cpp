@@ -122,9 +122,11 @@ void scrub(std::string& text, std::string_view secret)
 
 } // namespace
 
-// Stores `next` as the run's state (with the key changes it implies) and tells the observer.
-// A failure to persist is fatal for this run: without a durable record we must not act.
-void persist(Engine* engine, Engine::Run& run, const core::Rotation& proposed)
+// Stores `proposed` as the run's state (with the key changes it implies) and tells the
+// observer. Without a durable record the engine must not act: a failure stops this run (the
+// rotation resumes from its last recorded phase at the next start) and is reported to the
+// daemon as fatal.
+core::Status persist(Engine* engine, Engine::Run& run, const core::Rotation& proposed)
 {
   core::Rotation next = proposed;
   if (run.new_secret) {
@@ -133,13 +135,22 @@ void persist(Engine* engine, Engine::Run& run, const core::Rotation& proposed)
   }
   const auto changes = core::key_changes(run.rotation, next);
   if (auto stored = engine->m_state.save_rotation(next, changes); !stored) {
-    throw core::ErrorException(stored.error());
+    core::Error error = stored.error();
+    error.message =
+        "cannot record rotation " + std::to_string(run.rotation.id) +
+        " in the state database, stopping it (it resumes at the next start): " + error.message;
+    engine->m_observer.log(Severity::error, run.profile->name, run.rotation.id, error.message);
+    if (engine->m_on_fatal) {
+      engine->m_on_fatal(error);
+    }
+    return error;
   }
   const bool phase_changed = next.phase != run.rotation.phase;
   run.rotation = next;
   if (phase_changed) {
     engine->m_observer.phase_changed(run.rotation);
   }
+  return {};
 }
 
 namespace {
@@ -498,15 +509,27 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
   auto& state = engine->m_state;
   auto& observer = engine->m_observer;
   const auto& policy = run->profile->rotation;
+  // Releases the concurrency slot however the run ends, an exception included.
+  struct Slot {
+    Engine* engine;
+    bool held = false;
+    ~Slot()
+    {
+      if (held) {
+        release_slot(engine);
+      }
+    }
+  } slot{engine};
   co_await acquire_slot(engine);
-  bool holding_slot = true;
+  slot.held = true;
 
   std::vector<core::Action> actions;
   if (fresh) {
     observer.rotation_started(run->rotation);
     const auto s = core::step(run->rotation, core::Started{}, now(), policy);
-    persist(engine, *run, s.state);
-    actions = s.actions;
+    if (persist(engine, *run, s.state)) {
+      actions = s.actions;
+    }
   } else {
     observer.log(Severity::notice, run->profile->name, run->rotation.id,
                  "resuming rotation " + std::to_string(run->rotation.id) + " at phase " +
@@ -526,7 +549,7 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
     if (const auto* wait = std::get_if<core::WaitUntil>(&action)) {
       // Waiting holds no slot: a long grace period must not block other profiles.
       release_slot(engine);
-      holding_slot = false;
+      slot.held = false;
       run->timer.expires_at(wait->at);
       boost::system::error_code ec;
       co_await run->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -534,7 +557,7 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
         break;
       }
       co_await acquire_slot(engine);
-      holding_slot = true;
+      slot.held = true;
     } else if (std::holds_alternative<core::CreateKey>(action)) {
       event = co_await do_create(run, state);
     } else if (std::holds_alternative<core::WriteConsumers>(action)) {
@@ -569,11 +592,10 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
                    "internal error, rotation paused: " + s.state.error);
       break;
     }
-    persist(engine, *run, s.state);
+    if (!persist(engine, *run, s.state)) {
+      break;
+    }
     actions = s.actions;
-  }
-  if (holding_slot) {
-    release_slot(engine);
   }
   run->new_secret.reset();
   engine->m_running.erase(run->profile->name);
@@ -643,6 +665,9 @@ void Engine::start(std::shared_ptr<Run> run, bool fresh)
                                   "rotation stopped, it resumes on the next start: " + what);
                    m_running.erase(profile);
                    poke_scheduler();
+                   if (m_on_fatal) {
+                     m_on_fatal(core::Error{core::Errc::internal, what});
+                   }
                  });
 }
 

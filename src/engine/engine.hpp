@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -131,6 +132,13 @@ public:
   Result<ProfileStatus> status(const std::string& profile) const;
   Result<std::vector<ProfileStatus>> status_all() const;
 
+  // Called when the engine cannot go on safely (the state database refuses a write, an
+  // unexpected exception): the daemon logs it and exits, and the next start resumes.
+  void on_fatal(std::function<void(const core::Error&)> handler)
+  {
+    m_on_fatal = std::move(handler);
+  }
+
   // Stops scheduling and wakes every waiting task so it returns; rotations stay persisted in
   // their current phase and resume on the next start.
   void stop();
@@ -147,7 +155,7 @@ private:
   friend Task<void> acquire_slot(Engine* engine);
   friend void release_slot(Engine* engine);
   friend void finish_run(Engine* engine, const std::shared_ptr<Run>& run);
-  friend void persist(Engine* engine, Run& run, const core::Rotation& proposed);
+  friend core::Status persist(Engine* engine, Run& run, const core::Rotation& proposed);
 
   void start(std::shared_ptr<Run> run, bool fresh);
   void poke_scheduler();
@@ -168,6 +176,7 @@ private:
   boost::asio::system_timer m_scheduler_timer;
   std::mt19937_64 m_rng;
   bool m_stopping = false;
+  std::function<void(const core::Error&)> m_on_fatal;
 };
 
 // The access ids the consumers of a profile hold now (nullopt entries for files without a

@@ -632,3 +632,102 @@ TEST_CASE("keys lists the user's keys with their managed roles", "[engine]")
   CHECK(roles ==
         std::map<std::string, std::string>{{*r.new_access, "current"}, {"FOREIGN", "not_managed"}});
 }
+
+namespace {
+
+// The real store, but save_rotation() fails from the n-th call on (a full disk under SQLite).
+struct FailingState final : engine::StatePort {
+  store::Store& real;
+  int fail_from;
+  int calls = 0;
+  FailingState(store::Store& s, int n) : real(s), fail_from(n) {}
+
+  core::Result<std::int64_t> insert_rotation(const core::Rotation& r) override
+  {
+    return real.insert_rotation(r);
+  }
+  core::Status save_rotation(const core::Rotation& r,
+                             const std::vector<core::KeyChange>& changes) override
+  {
+    if (++calls >= fail_from) {
+      return core::make_error(Errc::io, "database or disk is full");
+    }
+    return real.save_rotation(r, changes);
+  }
+  core::Result<std::optional<core::Rotation>> rotation(std::int64_t id) const override
+  {
+    return real.rotation(id);
+  }
+  core::Result<std::vector<core::Rotation>> unfinished_rotations() const override
+  {
+    return real.unfinished_rotations();
+  }
+  core::Result<std::vector<core::Rotation>> history(const std::string& p, int n) const override
+  {
+    return real.history(p, n);
+  }
+  core::Result<std::optional<core::Rotation>> running_rotation(const std::string& p) const override
+  {
+    return real.running_rotation(p);
+  }
+  core::Result<core::OutcomeCounts> outcome_counts(const std::string& p) const override
+  {
+    return real.outcome_counts(p);
+  }
+  core::Result<std::vector<core::ManagedKey>> keys(const std::string& p) const override
+  {
+    return real.keys(p);
+  }
+  core::Status set_key(const core::ManagedKey& k) override { return real.set_key(k); }
+  core::Status set_key_state(const std::string& p, const std::string& a, core::KeyState s,
+                             core::TimePoint t) override
+  {
+    return real.set_key_state(p, a, s, t);
+  }
+  core::Result<std::optional<core::ProfileState>> profile(const std::string& n) const override
+  {
+    return real.profile(n);
+  }
+  core::Result<std::vector<core::ProfileState>> profiles() const override
+  {
+    return real.profiles();
+  }
+  core::Status save_profile(const core::ProfileState& p) override { return real.save_profile(p); }
+  core::Status record_write(const core::ConsumerWrite& w) override { return real.record_write(w); }
+};
+
+} // namespace
+
+TEST_CASE("a state database that refuses a write stops the rotation and reports it as fatal",
+          "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  FailingState failing(w.state, 3); // Started and Created are stored, Written is not
+  engine::Engine e(w.io.get_executor(), failing, w.observer, engine::EngineOptions{1});
+  auto p = w.profile();
+  e.set_profiles({p});
+  std::optional<core::Error> fatal;
+  e.on_fatal([&](const core::Error& error) { fatal = error; });
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "");
+  w.run(rotate_and_wait(&e, "backup", &out));
+  REQUIRE(fatal);
+  CHECK(fatal->code == Errc::io);
+  CHECK(fatal->message.find("resumes at the next start") != std::string::npos);
+  REQUIRE(out.has_value());
+  CHECK(out->phase == core::Phase::write); // the last phase recorded
+  CHECK(e.running_count() == 0);
+
+  // The slot was released: with the database healthy again, a new engine resumes and
+  // finishes the rotation from what was recorded.
+  engine::Engine again(w.io.get_executor(), w.state, w.observer, engine::EngineOptions{1});
+  again.set_profiles({p});
+  again.resume();
+  // A new rotation is refused while the resumed one runs; running the loop finishes it.
+  w.run(rotate_and_wait(&again, "backup", &out));
+  REQUIRE(out.has_error());
+  CHECK(out.error().code == Errc::conflict);
+  const auto last = w.state.history("backup", 1).value().at(0);
+  CHECK(last.outcome == core::Outcome::succeeded);
+  CHECK(w.consumers->files[0].access == last.new_access);
+}
