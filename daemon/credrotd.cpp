@@ -7,6 +7,7 @@
 #include "consumers/consumer.hpp"
 #include "engine/engine.hpp"
 #include "service/bus.hpp"
+#include "service/dbus/manager.hpp"
 #include "service/journal_observer.hpp"
 #include "service/log.hpp"
 #include "service/notify.hpp"
@@ -276,8 +277,13 @@ public:
 private:
   int setup();
   void open_bus();
+  void start_api();
   core::Status apply_config(Loaded loaded);
-  void reload();
+  // Re-reads the configuration (SIGHUP, D-Bus Reload). On failure the previous configuration
+  // stays in effect and the error says why (Errc::config/io/parse).
+  core::Status reload();
+  // READY=1: after configuration, state and the bus name are all up.
+  void announce_ready();
   void update_status();
   void on_signal(const boost::system::error_code& ec, int signal);
 
@@ -300,6 +306,8 @@ private:
   std::unique_ptr<wiring::ProfileFactory> m_factory;
   std::unique_ptr<wiring::MetricsWriter> m_metrics;
   std::string m_state_dir;
+  std::unique_ptr<service::dbus::Manager> m_api; // before the bus and engine go
+  int m_exit = exit_ok;
 };
 
 void Daemon::open_bus()
@@ -325,6 +333,33 @@ void Daemon::open_bus()
   } else {
     m_units = std::move(*units);
   }
+}
+
+// The D-Bus API: the object first, then the name, asynchronously, so that a client that sees
+// the name finds the object. Losing the name race (or a policy refusal) stops the daemon.
+void Daemon::start_api()
+{
+  m_api = std::make_unique<service::dbus::Manager>(
+      *m_bridge, *m_engine, *m_store, m_logger, [this] { return reload(); },
+      service::dbus::ManagerOptions{m_options.user ? service::dbus::BusMode::user
+                                                   : service::dbus::BusMode::system,
+                                    CREDROTD_VERSION});
+  m_observers.add(m_api->observer());
+  asio::co_spawn(
+      m_io, service::request_name(*m_bridge, service::dbus::k_bus_name, std::chrono::seconds(25)),
+      [this](std::exception_ptr e, core::Status named) {
+        if (!e && named) {
+          m_logger.info(std::string("D-Bus name ") + service::dbus::k_bus_name + " acquired");
+          announce_ready();
+          return;
+        }
+        m_logger.error(std::string("cannot own the D-Bus name ") + service::dbus::k_bus_name +
+                       ": " + (e ? std::string("internal error") : named.error().describe()));
+        m_exit = exit_unavailable;
+        m_engine->stop();
+        m_bridge->stop();
+        m_io.stop();
+      });
 }
 
 core::Status Daemon::apply_config(Loaded loaded)
@@ -407,26 +442,30 @@ void Daemon::update_status()
   m_notifier.status(text);
 }
 
-void Daemon::reload()
+core::Status Daemon::reload()
 {
   m_notifier.reloading();
+  core::Status result;
   auto loaded = load(m_options, m_env, m_logger);
   if (!loaded) {
-    m_logger.log(LOG_ERR, service::MessageKind::config_error, {},
-                 "reload failed, keeping the previous configuration: " + loaded.error().message);
+    result = loaded.error();
   } else if (loaded->state_dir != m_state_dir) {
-    m_logger.error("reload: state_dir changed (" + loaded->state_dir +
-                   "); restart credrotd to move it. Keeping the previous configuration");
+    result = core::make_error(core::Errc::config, "state_dir changed (" + loaded->state_dir +
+                                                      "); restart credrotd to move the state");
   } else if (auto applied = apply_config(std::move(*loaded)); !applied) {
-    m_logger.log(LOG_ERR, service::MessageKind::config_error, {},
-                 "reload failed, keeping the previous configuration: " + applied.error().message);
-  } else {
+    result = applied.error();
+  }
+  if (result) {
     m_logger.log(LOG_NOTICE, service::MessageKind::daemon_reloaded, {},
                  "configuration reloaded: " + std::to_string(m_engine->profile_names().size()) +
                      " profile(s)");
+  } else {
+    m_logger.log(LOG_ERR, service::MessageKind::config_error, {},
+                 "reload failed, keeping the previous configuration: " + result.error().message);
   }
   m_notifier.ready("reloaded");
   update_status();
+  return result;
 }
 
 void Daemon::on_signal(const boost::system::error_code& ec, int signal)
@@ -435,7 +474,7 @@ void Daemon::on_signal(const boost::system::error_code& ec, int signal)
     return;
   }
   if (signal == SIGHUP) {
-    reload();
+    (void)reload(); // logged; SIGHUP has nobody to answer
     m_signals.async_wait([this](auto e, int s) { on_signal(e, s); });
     return;
   }
@@ -554,6 +593,7 @@ int Daemon::run()
     m_logger.error("the daemon needs D-Bus; run credrotd --once for a single pass without it");
     return exit_unavailable;
   }
+  start_api();
   m_engine->resume();
   asio::co_spawn(m_io, m_engine->run_scheduler(), [this](std::exception_ptr e) {
     if (e) {
@@ -567,17 +607,21 @@ int Daemon::run()
   });
   m_signals.async_wait([this](auto ec, int s) { on_signal(ec, s); });
   m_notifier.start_watchdog();
+  if (m_metrics) {
+    m_metrics->write();
+  }
+  m_io.run();
+  return m_exit;
+}
+
+void Daemon::announce_ready()
+{
   m_logger.log(
       LOG_NOTICE, service::MessageKind::daemon_ready, {},
       "credrotd " CREDROTD_VERSION " ready: " + std::to_string(m_engine->profile_names().size()) +
           " profile(s), state in " + m_state_dir);
   m_notifier.ready("ready");
   update_status();
-  if (m_metrics) {
-    m_metrics->write();
-  }
-  m_io.run();
-  return exit_ok;
 }
 
 } // namespace

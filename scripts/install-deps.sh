@@ -15,7 +15,7 @@ packages=(
   # the real stack: Keystone, Swift with s3api, and the clients that read our files
   python3-keystone uwsgi uwsgi-plugin-python3
   swift swift-proxy swift-account swift-container swift-object
-  python3-keystonemiddleware python3-openstackclient python3-botocore python3-boto3
+  python3-keystonemiddleware python3-openstackclient python3-botocore python3-boto3 python3-prometheus-client
   s3cmd awscli rclone s3fs
   openssl sqlite3 attr curl procps iproute2 util-linux e2fsprogs
 )

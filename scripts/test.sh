@@ -27,7 +27,7 @@ ctest --test-dir "$build/main" --output-on-failure -j "$jobs" --timeout 600
 step "building the unit tests under AddressSanitizer + UBSan"
 cmake -S "$root" -B "$build/asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCREDROTD_WERROR=ON -DCREDROTD_SANITIZE=ON -DCREDROTD_INTEGRATION_TESTS=OFF
-cmake --build "$build/asan" -j "$jobs"
+cmake --build "$build/asan" -j "$jobs" --target unit_tests
 
 step "running the unit tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \

@@ -42,9 +42,12 @@ def main():
 
     state = work.path / "state"
     conf = work.path / "credrotd.toml"
+    metrics = work.path / "metrics" / "credrotd.prom"
+    metrics.parent.mkdir()
     conf.write_text(profile_config("backup", st, files, state, user,
                                    extra='grace = "0s"\nsignature = ["v4", "v2"]\n'
-                                         'checks = ["list-buckets"]\n'))
+                                         'checks = ["list-buckets"]\n',
+                                   daemon=f'metrics_file = "{metrics}"\n'))
 
     run(["--config", conf, "--check-config"], expect=0)
     dry = run(["--config", conf, "--dry-run"], expect=0)
@@ -92,6 +95,21 @@ def main():
     check(writes == [(len(FORMATS),)], f"one recorded write per file: {writes}")
     roles = dict(db_rows(state, "SELECT access, state FROM keys"))
     check(roles == {old_access: "retired", new_access: "current"}, f"key roles: {roles}")
+
+    # The Prometheus textfile, parsed by the Prometheus client library's own parser.
+    from prometheus_client.parser import text_string_to_metric_families
+    samples = {}
+    for family in text_string_to_metric_families(metrics.read_text()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    check(samples[("credrotd_rotations_total", (("profile", "backup"), ("result", "succeeded")))]
+          == 1, f"one successful rotation counted: {samples}")
+    check(samples[("credrotd_rotation_running", (("profile", "backup"),))] == 0, "none running")
+    check(0 <= samples[("credrotd_key_age_seconds", (("profile", "backup"),))] < 60,
+          "the key is seconds old")
+    check(("credrotd_last_success_timestamp_seconds", (("profile", "backup"),)) in samples,
+          "last success exported")
+    check(oct(metrics.stat().st_mode & 0o777) == "0o644", "the textfile is world-readable")
 
     # A second run has nothing due; the key in the files stays.
     again = run(["--config", conf, "--once"], expect=0)
