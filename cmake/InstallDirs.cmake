@@ -34,3 +34,10 @@ credrotd_install_dir(CREDROTD_DBUS_DIR "D-Bus system.d, system-services and inte
                      "" "${CMAKE_INSTALL_FULL_DATADIR}/dbus-1")
 credrotd_install_dir(CREDROTD_POLKIT_RULES_DIR "polkit JavaScript rules" "" ""
                      "${CMAKE_INSTALL_FULL_DATADIR}/polkit-1/rules.d")
+
+# A build with test machinery is never installed (nor packaged: cmake/CPackProjectConfig.cmake).
+# Declared before any other install rule, so nothing is installed before the refusal.
+if(CREDROTD_FAULT_INJECTION OR CREDROTD_SANITIZE)
+  install(CODE "message(FATAL_ERROR \"credrotd: this build has CREDROTD_FAULT_INJECTION or \"
+                       \"CREDROTD_SANITIZE on (test machinery); reconfigure with both OFF to install\")")
+endif()

@@ -3,10 +3,11 @@
 # Builds the Debian package and proves it, as root on a Debian 12 machine where credrotd is not
 # installed: a clean Release build without tests or fault injection, `cpack -G DEB`, checks of
 # the .deb (control fields, contents), `apt-get install ./credrotd_*.deb`, then checks from the
-# installed paths (programs, man pages, units, user, permissions, catalog, dpkg -L, lintian),
-# and finally `apt-get purge` (which must remove the state directory), leaving the machine as
-# it was: the credrotd user, which the package keeps on purge, is removed too if this script's
-# install created it. With --keep the package stays installed.
+# installed paths (programs, man pages, units, completion, user, permissions, catalog, the
+# installed daemon on a private bus under the installed bus policy, dpkg -L, lintian), and
+# finally `apt-get purge` (which must remove the state directory), leaving the machine as it
+# was: the credrotd user, which the package keeps on purge, is removed too if this script's
+# install created it. With --keep the package stays installed. Prints what it checked.
 #
 # Environment: CREDROTD_BUILD_DIR (default ./build; the package is built in $it/package),
 # CREDROTD_JOBS (default nproc).
@@ -15,7 +16,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${CREDROTD_BUILD_DIR:-$root/build}/package
 jobs=${CREDROTD_JOBS:-$(nproc)}
 keep=no
-[[ ${1:-} == --keep ]] && keep=yes
+case ${1:-} in
+  "") ;;
+  --keep) keep=yes ;;
+  *)
+    echo "usage: package.sh [--keep]" >&2
+    exit 2
+    ;;
+esac
 start=$SECONDS
 checks=()
 
@@ -70,19 +78,23 @@ expected_files=(
   /usr/lib/systemd/catalog/credrotd.catalog
   /usr/lib/systemd/user/credrotd.service
   /usr/lib/sysusers.d/credrotd.conf
+  /usr/bin/credrotctl
   /usr/sbin/credrotd
+  /usr/share/bash-completion/completions/credrotctl
   /usr/share/dbus-1/interfaces/io.github.credrotd.Manager1.xml
   /usr/share/dbus-1/system-services/io.github.credrotd.service
   /usr/share/dbus-1/system.d/io.github.credrotd.conf
   /usr/share/doc/credrotd/changelog.gz
   /usr/share/doc/credrotd/copyright
   /usr/share/doc/credrotd/examples/credrotd.toml
+  /usr/share/man/man1/credrotctl.1.gz
   /usr/share/man/man5/credrotd.toml.5.gz
   /usr/share/man/man8/credrotd.8.gz
   /usr/share/polkit-1/rules.d/credrotd.rules
 )
 expected_dirs=(/etc/credrotd/credrotd.d)
-man_pages=(/usr/share/man/man8/credrotd.8.gz /usr/share/man/man5/credrotd.toml.5.gz)
+man_pages=(/usr/share/man/man8/credrotd.8.gz /usr/share/man/man5/credrotd.toml.5.gz
+  /usr/share/man/man1/credrotctl.1.gz)
 expected_paths() {
   {
     for f in "${expected_files[@]}" "${expected_dirs[@]}"; do
@@ -134,8 +146,10 @@ for binary in "$extract"/usr/sbin/* "$extract"/usr/bin/*; do
   if grep -q -a -e __asan_init -e __ubsan_handle "$binary"; then
     fail "$binary is built with sanitizers"
   fi
-  file -b "$binary" | grep -q 'stripped' && ! file -b "$binary" | grep -q 'not stripped' ||
-    fail "$binary is not stripped"
+  kind=$(file -b "$binary")
+  if [[ $kind != *stripped* || $kind == *"not stripped"* ]]; then
+    fail "$binary is not stripped: $kind"
+  fi
 done
 ok "binaries: stripped, no fault injection, no sanitizer"
 
@@ -147,8 +161,12 @@ tail -n 3 "$build/apt-install.log"
 cleanup() {
   if [[ $keep == no ]]; then
     apt-get purge -y credrotd >"$build/apt-purge.log" 2>&1 || true
-    [[ $user_existed == no ]] && userdel credrotd 2>/dev/null || true
-    [[ $group_existed == no ]] && groupdel credrotd 2>/dev/null || true
+    if [[ $user_existed == no ]]; then
+      userdel credrotd 2>/dev/null || true
+    fi
+    if [[ $group_existed == no ]]; then
+      groupdel credrotd 2>/dev/null || true
+    fi
   fi
   rm -rf "$extract"
 }
@@ -161,6 +179,18 @@ installed=$(/usr/sbin/credrotd --version)
 ok "/usr/sbin/credrotd --version: $installed"
 /usr/sbin/credrotd --help | grep -q -- '--check-config' || fail "/usr/sbin/credrotd --help"
 ok "/usr/sbin/credrotd --help"
+out=$(/usr/bin/credrotctl --help) || fail "/usr/bin/credrotctl --help exited $?"
+grep -q 'check-config' <<<"$out" || fail "/usr/bin/credrotctl --help: $out"
+ok "/usr/bin/credrotctl --help"
+installed=$(/usr/bin/credrotctl --version)
+[[ $installed == "credrotctl $version" ]] || fail "/usr/bin/credrotctl --version printed: $installed"
+ok "/usr/bin/credrotctl --version: $installed"
+# Without a bus, credrotctl says so with its exit status 3; it does not hang or crash.
+status=0
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/bus /usr/bin/credrotctl --timeout 5 status \
+  >/dev/null 2>&1 || status=$?
+[[ $status -eq 3 ]] || fail "/usr/bin/credrotctl status without a bus exited $status, not 3"
+ok "/usr/bin/credrotctl status without a bus: exit status 3"
 
 for page in "${man_pages[@]}"; do
   out=$(zcat "$page" | groff -man -ww -z 2>&1)
@@ -169,7 +199,7 @@ for page in "${man_pages[@]}"; do
   [[ ! -s $build/man.err ]] || fail "man --warnings -l $page: $(cat "$build/man.err")"
   [[ $(wc -l <<<"$text") -gt 20 ]] || fail "man -l $page rendered almost nothing"
 done
-for name in 8:credrotd 5:credrotd.toml; do
+for name in 8:credrotd 5:credrotd.toml 1:credrotctl; do
   where=$(MANPATH=/usr/share/man man -w "${name%%:*}" "${name#*:}")
   [[ $where == /usr/share/man/* ]] || fail "man -w ${name#*:} found $where"
 done
@@ -182,6 +212,11 @@ for unit in /lib/systemd/system/credrotd.service /usr/lib/systemd/user/credrotd.
 done
 ok "systemd-analyze verify on the installed system and user units (Documentation= pages included)"
 
+completion=/usr/share/bash-completion/completions/credrotctl
+out=$(bash -c ". $completion && complete -p credrotctl" 2>&1) || fail "sourcing $completion: $out"
+[[ $out == "complete -F _credrotctl credrotctl" ]] || fail "$completion registers: $out"
+ok "bash completion: $completion registers $out"
+
 getent passwd credrotd | grep -q ':/var/lib/credrotd:' || fail "user credrotd: $(getent passwd credrotd)"
 getent group credrotd >/dev/null || fail "no group credrotd"
 [[ $(stat -c '%U:%G %a' /etc/credrotd) == "root:credrotd 750" ]] ||
@@ -192,10 +227,98 @@ ok "user and group credrotd (systemd-sysusers); /etc/credrotd root:credrotd 0750
 out=$(cd /var/tmp && env -i PATH=/usr/sbin:/usr/bin HOME=/var/lib/credrotd \
   setpriv --reuid=credrotd --regid=credrotd --init-groups /usr/sbin/credrotd --check-config 2>&1) || fail "credrotd --check-config as credrotd: $out"
 grep -q 'configuration OK: 0 profile(s)' <<<"$out" || fail "credrotd --check-config: $out"
-ok "credrotd --check-config as user credrotd on the installed configuration: $(head -n 1 <<<"$out")"
-journalctl --list-catalog 2>/dev/null | grep -q 7ea8da8ff3f445cba960f4feee592276 ||
+ok "credrotd --check-config as user credrotd on the installed configuration: $(grep "configuration OK" <<<"$out")"
+catalog=$(journalctl --list-catalog 2>&1) || fail "journalctl --list-catalog: $catalog"
+grep -q 7ea8da8ff3f445cba960f4feee592276 <<<"$catalog" ||
   fail "journalctl --list-catalog does not list credrotd's entries"
 ok "journal catalog updated (journalctl --list-catalog)"
+
+# The installed daemon, as user credrotd, on a private bus that applies the installed bus
+# policy the way the system bus does: it owns its name, root may call it, nobody may not.
+step "the installed credrotd on a private system-like bus"
+bus=$(mktemp -d)
+chmod 0755 "$bus"
+cat >"$bus/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$bus/socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <include>/usr/share/dbus-1/system.d/io.github.credrotd.conf</include>
+</busconfig>
+EOF
+bus_pid=""
+daemon_pid=""
+stop_bus() {
+  if [[ -n $daemon_pid ]]; then
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  if [[ -n $bus_pid ]]; then
+    kill "$bus_pid" 2>/dev/null || true
+    wait "$bus_pid" 2>/dev/null || true
+  fi
+  daemon_pid=""
+  bus_pid=""
+  rm -rf "$bus"
+}
+trap 'stop_bus; cleanup' EXIT
+dbus-daemon --config-file="$bus/bus.conf" --nofork --nopidfile &
+bus_pid=$!
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$bus/socket
+for _ in $(seq 100); do
+  [[ -S $bus/socket ]] && break
+  sleep 0.1
+done
+[[ -S $bus/socket ]] || fail "the private bus did not start"
+# What the unit's StateDirectory= would create.
+install -d -o credrotd -g credrotd -m 0700 /var/lib/credrotd
+(cd /var/lib/credrotd && exec env -i PATH=/usr/sbin:/usr/bin HOME=/var/lib/credrotd \
+  CREDROTD_LOG=stderr DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" \
+  setpriv --reuid=credrotd --regid=credrotd --init-groups /usr/sbin/credrotd) \
+  2>"$build/credrotd.log" &
+daemon_pid=$!
+answer=""
+for _ in $(seq 100); do
+  answer=$(/usr/bin/credrotctl --timeout 2 --json status 2>/dev/null) && break
+  kill -0 "$daemon_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ $answer == *'"version":"'"$version"'"'* ]] ||
+  fail "credrotctl --json status: '$answer'; credrotd said: $(cat "$build/credrotd.log")"
+ok "the installed credrotd (user credrotd) owns io.github.credrotd under the installed policy; root's credrotctl --json status: $answer"
+status=0
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/credrotctl --timeout 5 status \
+  >/dev/null 2>&1 || status=$?
+[[ $status -eq 4 ]] || fail "credrotctl status as nobody exited $status, not 4 (access denied)"
+ok "credrotctl status as user nobody: exit status 4 (the installed bus policy refuses)"
+kill "$daemon_pid"
+status=0
+wait "$daemon_pid" || status=$?
+daemon_pid=""
+[[ $status -eq 0 ]] || fail "credrotd exited $status on SIGTERM: $(cat "$build/credrotd.log")"
+[[ -f /var/lib/credrotd/state.db ]] || fail "credrotd made no /var/lib/credrotd/state.db"
+ok "credrotd stopped on SIGTERM with status 0, its state in /var/lib/credrotd/state.db"
+stop_bus
+unset DBUS_SYSTEM_BUS_ADDRESS
 
 listed=$(dpkg -L credrotd | sort -u)
 if [[ $listed != "$(expected_paths)" ]]; then
@@ -222,8 +345,7 @@ ok "lintian: no error or warning; $(grep -c '^I:' <<<"$lintian_out" || true) inf
 
 if [[ $keep == no ]]; then
   step "apt-get purge credrotd (removes the state directory)"
-  mkdir -p /var/lib/credrotd
-  touch /var/lib/credrotd/state.db
+  [[ -f /var/lib/credrotd/state.db ]] || fail "no state to purge"
   apt-get purge -y credrotd >"$build/apt-purge.log" 2>&1 ||
     { cat "$build/apt-purge.log" >&2; fail "apt-get purge"; }
   [[ ! -e /var/lib/credrotd ]] || fail "purge left /var/lib/credrotd"
