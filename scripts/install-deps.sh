@@ -11,7 +11,7 @@ packages=(
   catch2 libtomlplusplus-dev libyaml-cpp-dev libfmt-dev libcli11-dev
   clang-format clang libclang-rt-14-dev
   # checks: unit verification, man pages, packaging
-  systemd dbus-daemon dbus-bin groff-base groff dpkg-dev file
+  systemd dbus-daemon dbus-bin groff-base groff dpkg-dev file man-db mandoc lintian
   # the real stack: Keystone, Swift with s3api, and the clients that read our files
   python3-keystone uwsgi uwsgi-plugin-python3
   swift swift-proxy swift-account swift-container swift-object
