@@ -49,7 +49,7 @@ enum Exit : int {
   exit_unavailable = 69, // the bus cannot be reached or the name is taken
   exit_software = 70,
   exit_io = 74,       // the state database cannot be opened
-  exit_tempfail = 75, // another credrotd holds the state directory
+  exit_tempfail = 75, // another credrotd holds the state directory; --once interrupted
   exit_config = 78,
 };
 
@@ -194,6 +194,12 @@ int dry_run(const Options& options, const config::HostEnvironment& env,
       return exit_io;
     }
     state.emplace(std::move(*opened));
+  }
+  for (const auto& name : options.profiles) {
+    if (loaded->config.find_profile(name) == nullptr) {
+      std::cerr << "credrotd: no profile named " << name << "\n";
+      return exit_usage;
+    }
   }
   int status = exit_ok;
   for (const auto& profile : loaded->config.profiles) {
@@ -487,7 +493,11 @@ void Daemon::on_signal(const boost::system::error_code& ec, int signal)
     m_signals.async_wait([this](auto e, int s) { on_signal(e, s); });
     return;
   }
-  // SIGTERM/SIGINT: every rotation is persisted phase by phase; stop acting and leave.
+  // SIGTERM/SIGINT: every rotation is persisted phase by phase; stop acting and leave. A
+  // --once run that did not finish its work says so: try again later.
+  if (m_options.once) {
+    m_exit = exit_tempfail;
+  }
   m_notifier.stopping();
   m_logger.info("stopping; rotations in progress resume at the next start");
   m_engine->stop();

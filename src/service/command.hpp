@@ -24,8 +24,8 @@ struct CommandSpec {
   // (argv is visible to every local user in /proc).
   std::vector<std::string> argv;
   // The user to run as (a name from the passwd database). Empty: the daemon's own user.
-  // Another user needs CAP_SETUID/CAP_SETGID (a root daemon); the hardened unit has neither,
-  // and the command then fails with "cannot run as user ...: Operation not permitted".
+  // Another user needs CAP_SETUID/CAP_SETGID (the hardened unit grants both); without them
+  // the command fails with "cannot run as user ...: Operation not permitted".
   std::string user;
   // From the start of the program until it has exited; then the whole process group is
   // killed with SIGKILL.
