@@ -286,6 +286,16 @@ core::Result<std::chrono::system_clock::time_point> parse_time(std::string_view 
   tm.tm_min = minute;
   tm.tm_sec = second;
   const std::time_t utc = timegm(&tm) - offset_seconds;
+  // system_clock counts nanoseconds in 64 bits (the years 1678 to 2261): a time outside that
+  // range would overflow the conversion below.
+  using Clock = std::chrono::system_clock;
+  constexpr auto k_min = std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::min());
+  constexpr auto k_max = std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max());
+  if (utc < k_min.count() || utc >= k_max.count()) {
+    return core::make_error(core::Errc::protocol, "Keystone sent a time outside the years "
+                                                  "1678-2261: \"" +
+                                                      copy.substr(0, 40) + "\"");
+  }
   return std::chrono::system_clock::from_time_t(utc) +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
 }

@@ -124,6 +124,19 @@ TEST_CASE("Keystone times parse with fractions and zones", "[keystone]")
   CHECK_FALSE(parse_time("2030-05-01T12:00:00 EST"));
 }
 
+TEST_CASE("Keystone times the clock cannot hold are protocol errors, not overflows", "[keystone]")
+{
+  // Found by fuzz/keystone_json (UBSan): system_clock's nanoseconds end in 2262.
+  CHECK(parse_time("2261-12-31T23:59:59.999999Z"));
+  for (const char* text : {"3032-05-01T12:00:00.10", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
+                           "-999-01-01T00:00:00Z"}) {
+    INFO(text);
+    const auto parsed = parse_time(text);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code == Errc::protocol);
+  }
+}
+
 TEST_CASE("auth_url is normalised to the v3 base", "[keystone]")
 {
   CHECK(*identity_base("http://127.0.0.1:5000", "x") == "http://127.0.0.1:5000/v3");
