@@ -219,3 +219,29 @@ TEST_CASE("incomplete identities are config errors that name the cloud and never
   no_password.password = Secret();
   REQUIRE_FALSE(auth_request_body(no_password));
 }
+
+TEST_CASE("an identity that is not UTF-8 is a config error, not a body Keystone cannot parse",
+          "[keystone]")
+{
+  // Found by fuzz/clouds_yaml: OS_PASSWORD with bytes that are not UTF-8 went unchanged into
+  // the JSON body.
+  auto bad_password = password_auth();
+  bad_password.password = Secret("pass\xFD\xFF-word");
+  const auto body = auth_request_body(bad_password);
+  REQUIRE_FALSE(body);
+  CHECK(body.error().code == Errc::config);
+  CHECK(body.error().message.find("password is not UTF-8") != std::string::npos);
+  CHECK(body.error().message.find("pass\xFD") == std::string::npos);
+
+  for (const char* name : {"caf\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80"}) {
+    auto bad_name = password_auth();
+    bad_name.username = name;
+    const auto refused = auth_request_body(bad_name);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("username is not UTF-8") != std::string::npos);
+  }
+  auto accented = password_auth();
+  accented.username = "caf\xC3\xA9 \xF0\x9F\x94\x91";
+  CHECK(body_json(accented).at("auth").at("identity").at("password").at("user").at("name") ==
+        "caf\xC3\xA9 \xF0\x9F\x94\x91");
+}
