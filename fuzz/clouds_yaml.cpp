@@ -16,19 +16,32 @@ using fuzz::require;
 
 namespace {
 
-// A secret the input names only once (as its own value) and that no fixed message text can
-// spell out (letters and digits, both present): if it shows up in a message, the message
-// quotes it.
+// A secret the input spells out only once, where a value goes (after ':' or '=' or a quote, up
+// to the end of the line or a quote), and that no fixed message text can spell out (letters
+// and digits, both present): if it shows up in a message, the message quotes it. (A secret
+// written with escapes, "\u0041", may equal other text of the input: it is not checked.)
 bool checkable(std::string_view secret, std::string_view input)
 {
   const auto is_alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
   const auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   const auto is_alpha = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; };
-  const auto first = input.find(secret);
-  return secret.size() >= 8 && std::all_of(secret.begin(), secret.end(), is_alnum) &&
-         std::any_of(secret.begin(), secret.end(), is_digit) &&
-         std::any_of(secret.begin(), secret.end(), is_alpha) && first != std::string_view::npos &&
-         input.find(secret, first + 1) == std::string_view::npos;
+  if (secret.size() < 8 || !std::all_of(secret.begin(), secret.end(), is_alnum) ||
+      !std::any_of(secret.begin(), secret.end(), is_digit) ||
+      !std::any_of(secret.begin(), secret.end(), is_alpha)) {
+    return false;
+  }
+  const auto at = input.find(secret);
+  if (at == std::string_view::npos || input.find(secret, at + 1) != std::string_view::npos) {
+    return false;
+  }
+  std::size_t before = at;
+  while (before > 0 && (input[before - 1] == ' ' || input[before - 1] == '\t')) {
+    --before;
+  }
+  const std::size_t after = at + secret.size();
+  return before > 0 && std::string_view(":=\"'").find(input[before - 1]) != std::string_view::npos &&
+         (after == input.size() ||
+          std::string_view("\r\n\"' ,}]\x1f").find(input[after]) != std::string_view::npos);
 }
 
 void check_quiet(const std::vector<std::string_view>& secrets, std::string_view text)

@@ -12,7 +12,7 @@
 #                             runs targets built by `build`, all when none is named, one at a
 #                             time (a single job: the machine is shared), for N executions
 #                             (default 20000) or S seconds. New inputs go to a scratch
-#                             directory; --merge then adds those that reach new coverage to
+#                             directory; --merge then adds those that reach new edges to
 #                             fuzz/corpus/TARGET (libFuzzer -merge=1). Prints, per target:
 #                             executions, exec/s, coverage (cov: edges, ft: features), corpus.
 #   scripts/fuzz.sh list      the target names.
@@ -117,8 +117,10 @@ run_one() {
     return "$status"
   fi
   if [[ $merge == yes ]]; then
-    "$bin" -merge=1 "-artifact_prefix=$dir/fuzz-artifacts/$name-" "$corpus" "$work" \
-      >>"$log" 2>&1
+    # Edges only (-use_counters=0): a file joins the checked-in corpus when it reaches code no
+    # file there reaches, not merely when it runs a loop more often.
+    "$bin" -merge=1 -use_counters=0 "-artifact_prefix=$dir/fuzz-artifacts/$name-" "$corpus" \
+      "$work" >>"$log" 2>&1
   fi
   echo "$(summary "$name" "$log" "$corpus"), $((SECONDS - start)) s"
 }
