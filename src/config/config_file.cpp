@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -405,9 +406,34 @@ bool valid_s3_endpoint(Reader& reader, const toml::node& node, const std::string
     reader.fail(node, "must be an http:// or https:// URL");
     return false;
   }
-  if (!parsed->has_authority() || parsed->host().empty()) {
+  const auto host_type = parsed->host_type();
+  if (!parsed->has_authority() || parsed->host().empty() ||
+      (host_type != boost::urls::host_type::name && host_type != boost::urls::host_type::ipv4 &&
+       host_type != boost::urls::host_type::ipv6)) {
     reader.fail(node, "has no host; write e.g. \"https://s3.example.org\"");
     return false;
+  }
+  // What the HTTP client (net::parse_url) refuses must not pass --check-config.
+  if (host_type == boost::urls::host_type::name) {
+    const std::string host = parsed->host_address();
+    const auto name_char = [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+    };
+    if (!std::all_of(host.begin(), host.end(), name_char)) {
+      reader.fail(node, "has a host name with characters no host name holds (percent-encoded "
+                        "bytes decode to them)");
+      return false;
+    }
+  }
+  if (parsed->has_port()) {
+    const auto port = parsed->port();
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      reader.fail(node, "has a port that is not a number from 1 to 65535");
+      return false;
+    }
   }
   if (parsed->has_userinfo()) {
     reader.fail(node, "must not contain a user or password (user@host)");

@@ -2,6 +2,8 @@
 // yaml-cpp's parse, then PyYAML's safe_load rules on top: YAML 1.1 scalars, merge keys, tabs.
 #include "config/yaml_tree.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -435,6 +437,52 @@ public:
   }
 };
 
+// Where each document of a stream starts, and where its first node is, without building it.
+// yaml-cpp 0.7's LoadAll() never returns on some invalid streams (a ',' outside a flow
+// collection, jbeder/yaml-cpp#1040): it reports the same empty document again and again,
+// allocating each time. Counting with HandleNextDocument(), at most twice, sees that instead.
+class DocumentMarks final : public YAML::EventHandler {
+public:
+  struct Document {
+    YAML::Mark start;
+    YAML::Mark first_node;
+  };
+  std::vector<Document> documents;
+
+  void OnDocumentStart(const YAML::Mark& mark) override
+  {
+    documents.push_back({mark, YAML::Mark::null_mark()});
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override
+  {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void node(const YAML::Mark& mark)
+  {
+    if (!documents.empty() && documents.back().first_node.is_null()) {
+      documents.back().first_node = mark;
+    }
+  }
+};
+
 } // namespace
 
 bool Node::truthy() const
@@ -849,33 +897,50 @@ core::Result<Node> parse(std::string_view text, std::string_view file_name, std:
   if (const auto refusal = find_refusal(text)) {
     return parse_error(file_name, refusal->line, refusal->column, refusal->message);
   }
-  std::vector<YAML::Node> documents;
+  const auto error_at = [&](const YAML::Mark& mark, std::string what) {
+    return parse_error(file_name, static_cast<std::uint32_t>(mark.is_null() ? 0 : mark.line + 1),
+                       static_cast<std::uint32_t>(mark.is_null() ? 0 : mark.column + 1),
+                       std::move(what));
+  };
+  DocumentMarks marks;
+  YAML::Node document;
   try {
     // Read the caller's buffer in place rather than through another full copy of a file that
     // may hold passwords. (yaml-cpp's own scanner buffers and nodes are not wiped: a limit.)
-    ViewBuffer buffer(text);
-    std::istream in(&buffer);
-    documents = YAML::LoadAll(in);
+    ViewBuffer count_buffer(text);
+    std::istream count_in(&count_buffer);
+    YAML::Parser parser(count_in);
+    while (marks.documents.size() < 2 && parser.HandleNextDocument(marks)) {
+    }
+    if (marks.documents.size() == 1) {
+      ViewBuffer buffer(text);
+      std::istream in(&buffer);
+      document = YAML::Load(in);
+    }
   } catch (const YAML::Exception& error) {
-    const auto line = error.mark.is_null() ? 0 : error.mark.line + 1;
-    const auto column = error.mark.is_null() ? 0 : error.mark.column + 1;
-    return parse_error(
-        file_name, static_cast<std::uint32_t>(line), static_cast<std::uint32_t>(column),
-        "invalid YAML: " + (error.msg.empty() ? std::string("syntax error") : error.msg));
+    return error_at(error.mark, "invalid YAML: " +
+                                    (error.msg.empty() ? std::string("syntax error") : error.msg));
   }
-  if (documents.empty()) {
+  if (marks.documents.empty()) {
     Node empty;
     empty.mark = Mark{origin, 1, 1};
     return empty;
   }
-  if (documents.size() > 1) {
-    const auto mark = documents[1].Mark();
-    return parse_error(file_name, static_cast<std::uint32_t>(mark.is_null() ? 0 : mark.line + 1),
-                       static_cast<std::uint32_t>(mark.is_null() ? 0 : mark.column + 1),
-                       "a second YAML document ('---'); the openstack CLI reads a single one");
+  if (marks.documents.size() > 1) {
+    const auto& first = marks.documents[0];
+    const auto& second = marks.documents[1];
+    if (second.start.pos == first.start.pos) {
+      // No progress: the parser is stuck on a token that cannot start a value.
+      const auto at = static_cast<std::size_t>(std::max(0, second.start.pos));
+      return error_at(second.start,
+                      "invalid YAML: '" + std::string(text.substr(at, 1)) +
+                          "' cannot start a value here (the openstack CLI refuses it too)");
+    }
+    return error_at(second.first_node.is_null() ? second.start : second.first_node,
+                    "a second YAML document ('---'); the openstack CLI reads a single one");
   }
   Converter converter(file_name, origin);
-  return converter.convert(documents.front(), Mark{origin, 1, 1}, 0);
+  return converter.convert(document, Mark{origin, 1, 1}, 0);
 }
 
 } // namespace credrotd::config::yaml

@@ -35,7 +35,8 @@ struct Node {
   Node& operator=(const Node&) = default;
   Node& operator=(Node&&) noexcept = default;
   // The allocator wipes heap buffers; this wipes a short text kept inside the object.
-  ~Node() { core::wipe(text.data(), text.capacity()); }
+  // Defined after Entry: destroying `entries` needs the complete type (clang insists).
+  ~Node();
 
   Kind kind = Kind::null;
   // Scalars: Python's str() of the value ("83" for 0123, "1.5" for 1.50, "True" for yes).
@@ -74,6 +75,11 @@ struct Entry {
   Mark key_mark;
   Node value;
 };
+
+inline Node::~Node()
+{
+  core::wipe(text.data(), text.capacity());
+}
 
 // Parses one YAML document as PyYAML's safe_load does (YAML 1.1 scalar resolution, merge
 // keys `<<`, last duplicate key wins, tabs refused where PyYAML refuses them, one document

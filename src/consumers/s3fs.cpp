@@ -215,6 +215,10 @@ core::Status check_bucket_name(std::string_view bucket)
                             "bucket starts with '#' or '[', which s3fs reads as a comment or "
                             "rejects");
   }
+  if (bucket.starts_with(text::k_bom)) {
+    // A file starting with it is refused (see parse()): create() would write one.
+    return core::make_error(core::Errc::config, "bucket starts with a byte order mark");
+  }
   return {};
 }
 

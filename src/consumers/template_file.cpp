@@ -141,6 +141,17 @@ core::Result<Content> render(const Source& tmpl, std::string_view access_id,
       break;
     }
   }
+
+  // Read the result back as read() will: placeholders next to each other, or separated only
+  // by characters a key may hold, can match another split of the text and give a wrong key.
+  const auto key = read(Source{tmpl.name, std::string_view(out.data(), out.size())}, tmpl);
+  if (!key || !*key || (*key)->access_id != access_id || !((*key)->secret == secret)) {
+    return text::file_error(tmpl, core::Errc::config,
+                            "the key cannot be read back from the rendered file: separate "
+                            "{{access_key}} and {{secret_key}} from each other and from the "
+                            "text around them by a character no key holds (not a letter, a "
+                            "digit or one of +/=._-)");
+  }
   return out;
 }
 

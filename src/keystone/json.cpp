@@ -110,12 +110,16 @@ const boost::json::array* array_member(const boost::json::object& object, std::s
 
 std::string scrub(std::string text, const std::vector<std::string_view>& secrets)
 {
+  constexpr std::string_view k_redacted = "<redacted>";
   for (const auto secret : secrets) {
     if (secret.size() < 4) {
       continue;
     }
-    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-      text.replace(at, secret.size(), "<redacted>");
+    // The search resumes after the replacement: a secret such as "redacted" would otherwise
+    // be found in it again, forever.
+    for (auto at = text.find(secret); at != std::string::npos;
+         at = text.find(secret, at + k_redacted.size())) {
+      text.replace(at, secret.size(), k_redacted);
     }
   }
   return text;

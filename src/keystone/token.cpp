@@ -84,6 +84,75 @@ core::Result<bj::object> project_scope(const bj::storage_ptr& sp, const core::Cl
   return scope;
 }
 
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool is_utf8(std::string_view text)
+{
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t length = 0;
+    unsigned char low = 0x80; // bounds of the second byte
+    unsigned char high = 0xBF;
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      low = lead == 0xE0 ? 0xA0 : 0x80;
+      high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      low = lead == 0xF0 ? 0x90 : 0x80;
+      high = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return false;
+    }
+    if (text.size() - i < length || byte(i + 1) < low || byte(i + 1) > high) {
+      return false;
+    }
+    for (std::size_t k = 2; k < length; ++k) {
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) {
+        return false;
+      }
+    }
+    i += length;
+  }
+  return true;
+}
+
+// Keystone reads the body as JSON, which is UTF-8 text; Boost.JSON would write other bytes
+// unchanged into a document Keystone refuses with an unhelpful 400. The message names the
+// field, never its value.
+core::Status check_utf8(const core::CloudAuth& auth)
+{
+  const std::pair<std::string_view, std::string_view> fields[] = {
+      {"user_id", auth.user_id},
+      {"username", auth.username},
+      {"user_domain_id", auth.user_domain_id},
+      {"user_domain_name", auth.user_domain_name},
+      {"project_id", auth.project_id},
+      {"project_name", auth.project_name},
+      {"project_domain_id", auth.project_domain_id},
+      {"project_domain_name", auth.project_domain_name},
+      {"application_credential_id", auth.application_credential_id},
+      {"application_credential_name", auth.application_credential_name},
+      {"password", auth.password.reveal()},
+      {"application_credential_secret", auth.application_credential_secret.reveal()},
+      {"token", auth.token.reveal()},
+  };
+  for (const auto& [name, value] : fields) {
+    if (!is_utf8(value)) {
+      return config_error(auth, std::string(name) + " is not UTF-8 text, which Keystone cannot "
+                                                    "read");
+    }
+  }
+  return {};
+}
+
 int month_days(int year, int month)
 {
   static constexpr int k_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -171,6 +240,7 @@ core::Result<std::string> identity_base(std::string_view auth_url, std::string_v
 
 core::Result<core::WipingString> auth_request_body(const core::CloudAuth& auth)
 {
+  CREDROTD_TRY(check_utf8(auth));
   // One wiping resource for the whole document, so members move without copies.
   const bj::storage_ptr sp = json::wiping_storage();
   bj::object identity(sp);
@@ -286,6 +356,16 @@ core::Result<std::chrono::system_clock::time_point> parse_time(std::string_view 
   tm.tm_min = minute;
   tm.tm_sec = second;
   const std::time_t utc = timegm(&tm) - offset_seconds;
+  // system_clock counts nanoseconds in 64 bits (the years 1678 to 2261): a time outside that
+  // range would overflow the conversion below.
+  using Clock = std::chrono::system_clock;
+  constexpr auto k_min = std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::min());
+  constexpr auto k_max = std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max());
+  if (utc < k_min.count() || utc >= k_max.count()) {
+    return core::make_error(core::Errc::protocol, "Keystone sent a time outside the years "
+                                                  "1678-2261: \"" +
+                                                      copy.substr(0, 40) + "\"");
+  }
   return std::chrono::system_clock::from_time_t(utc) +
          std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
 }

@@ -55,7 +55,8 @@ core::Result<std::string> identity_base(std::string_view auth_url, std::string_v
 
 // The body of POST /v3/auth/tokens for `auth`, scoped to its project (application
 // credentials carry their own scope). Errors: Errc::config naming the cloud and the missing
-// field (no project, a user name without a domain, an empty secret, ...).
+// field (no project, a user name without a domain, an empty secret, ...) or the field that is
+// not UTF-8 text.
 core::Result<core::WipingString> auth_request_body(const core::CloudAuth& auth);
 
 // Parses the body of a token response. Errors: Errc::protocol when it is not JSON or lacks

@@ -2,6 +2,8 @@
 // The HTTP(S) client on Beast: connection pool, deadlines, TLS verification, proxies, retries.
 #include "net/http_client.hpp"
 
+#include "net/wire.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -45,13 +47,7 @@ namespace {
 
 constexpr auto k_token = asio::as_tuple(asio::use_awaitable);
 
-using WipingAlloc = core::WipingAllocator<char>;
-using WireFields = http::basic_fields<WipingAlloc>;
-using WireBody = http::basic_string_body<char, std::char_traits<char>, WipingAlloc>;
 using WireRequest = http::request<WireBody, WireFields>;
-using WireParser = http::response_parser<WireBody, WipingAlloc>;
-// The read buffer can hold secrets (a token response, a list of EC2 keys): wipe it too.
-using WireBuffer = beast::basic_flat_buffer<WipingAlloc>;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 http::verb to_verb(Method method)
@@ -581,9 +577,8 @@ asio::awaitable<core::Status> HttpClient::Impl::proxy_connect(Connection& connec
     co_return classify(write_ec, "sending CONNECT to the proxy " + proxy.authority(), route,
                        deadline, start);
   }
-  http::response_parser<http::empty_body> parser;
-  parser.skip(true); // a 2xx answer to CONNECT has no body: the tunnel starts after the header
-  parser.header_limit(static_cast<std::uint32_t>(m_options.max_header_bytes));
+  ConnectParser parser;
+  limit_parser(parser, m_options);
   stream.expires_at(deadline);
   const auto [read_ec, read] =
       co_await http::async_read(stream, connection.buffer, parser, k_token);
@@ -685,13 +680,8 @@ asio::awaitable<Exchange> HttpClient::Impl::exchange(Stream& stream, Connection&
   const auto written_at = Clock::now();
 
   WireParser parser;
-  parser.header_limit(
-      static_cast<std::uint32_t>(std::min<std::size_t>(m_options.max_header_bytes, UINT32_MAX)));
-  parser.body_limit(m_options.max_body_bytes);
   const bool head = wire.method() == http::verb::head;
-  if (head) {
-    parser.skip(true);
-  }
+  limit_parser(parser, m_options, head ? Method::head : Method::get);
   lowest.expires_at(deadline);
   const auto [header_ec, header_bytes] =
       co_await http::async_read_header(stream, connection.buffer, parser, k_token);
@@ -714,18 +704,7 @@ asio::awaitable<Exchange> HttpClient::Impl::exchange(Stream& stream, Connection&
   ++connection.exchanges;
 
   auto message = parser.release();
-  Response response;
-  response.status = static_cast<int>(message.result_int());
-  response.reason = std::string(message.reason());
-  for (const auto& field : message) {
-    const auto name = field.name_string();
-    const auto value = field.value();
-    const bool secret = iequals(name, "X-Subject-Token") || iequals(name, "Set-Cookie");
-    response.headers.push_back(Header{std::string(name),
-                                      core::WipingString(value.data(), value.size()),
-                                      secret ? Sensitive::yes : Sensitive::no});
-  }
-  response.body = std::move(message.body());
+  Response response = to_response(message);
 
   // Reuse only a connection whose framing we are sure of: the server wants it kept, nothing
   // unread follows the response (Swift answers an error to HEAD with a stray "0\r\n\r\n"

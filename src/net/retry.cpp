@@ -67,6 +67,16 @@ parse_retry_after(std::string_view value, std::chrono::system_clock::time_point 
   if (!when) {
     return std::nullopt;
   }
+  // Compared in seconds first: a date far from now (the formats allow the years 0-9999) does
+  // not fit the clock's 64-bit nanoseconds. Capped like delta-seconds.
+  constexpr std::time_t k_max_delay = 365LL * 24 * 3600;
+  const std::time_t now_seconds = std::chrono::system_clock::to_time_t(now);
+  if (*when < now_seconds) {
+    return std::chrono::milliseconds(0);
+  }
+  if (*when > now_seconds + k_max_delay) {
+    return std::chrono::milliseconds(k_max_delay * 1000);
+  }
   const auto at = std::chrono::system_clock::from_time_t(*when);
   if (at <= now) {
     return std::chrono::milliseconds(0);

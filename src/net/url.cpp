@@ -27,6 +27,15 @@ std::string bracketed(const std::string& host)
   return host;
 }
 
+// A decoded host name goes into the Host header, the TLS server name and URLs the client builds
+// (origin(), a proxy's request target): only the characters a registered name may hold
+// unencoded (RFC 3986 unreserved and sub-delims) can go there unchanged.
+bool is_name_char(char c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
 std::string lower(std::string text)
 {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -99,6 +108,12 @@ core::Result<Url> parse_url(std::string_view text, std::string_view what)
   }
   if (url.host.empty()) {
     return fail("it names no host");
+  }
+  if (view.host_type() == boost::urls::host_type::name &&
+      !std::all_of(url.host.begin(), url.host.end(), is_name_char)) {
+    return fail("its host name holds characters a host name cannot hold (percent-encoded "
+                "bytes decode to them; an internationalised name must be written in its "
+                "xn-- form)");
   }
   if (view.has_port()) {
     const auto port_text = view.port();

@@ -184,6 +184,15 @@ std::optional<Clock::time_point> parse_iso8601(std::string_view text)
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second;
+  // The clock counts nanoseconds in 64 bits (the years 1678 to 2261): converting a time
+  // outside that range would overflow.
+  constexpr std::int64_t k_min_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::min()).count();
+  constexpr std::int64_t k_max_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::duration::max()).count();
+  if (seconds < k_min_seconds || seconds > k_max_seconds) {
+    return std::nullopt;
+  }
   return Clock::time_point(std::chrono::seconds(seconds));
 }
 

@@ -42,8 +42,9 @@ std::string amz_date(Clock::time_point time);
 std::string http_date(Clock::time_point time);
 
 // Parses "2015-08-30T12:36:00Z" (also "...:00.123Z"; fractions are dropped) or the basic form
-// "20150830T123600Z". nullopt when the text is anything else. For tools and tests reading
-// timestamps; the signers themselves take a Clock::time_point.
+// "20150830T123600Z". nullopt when the text is anything else, or a time the clock cannot hold
+// (before 1678 or after 2261). For tools and tests reading timestamps; the signers themselves
+// take a Clock::time_point.
 std::optional<Clock::time_point> parse_iso8601(std::string_view text);
 
 } // namespace credrotd::sign

@@ -118,7 +118,7 @@ std::vector<std::string> split_lines(std::string_view text)
 // A prepared statement with positional binding helpers. Bind indexes start at 1.
 class Statement {
 public:
-  Statement(sqlite3* db, const char* sql) : m_db(db)
+  Statement(sqlite3* db, const char* sql)
   {
     m_rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
   }
@@ -184,7 +184,6 @@ public:
   }
 
 private:
-  sqlite3* m_db;
   sqlite3_stmt* m_stmt = nullptr;
   int m_rc = SQLITE_OK;
 };

@@ -270,7 +270,7 @@ Outcome compare_params(const json::object* expected, const std::vector<sign::Que
       expected_value = json::serialize(value);
     }
     const auto it = std::find_if(got.begin(), got.end(),
-                                 [&](const sign::QueryParam& p) { return p.key == key; });
+                                 [name = key](const sign::QueryParam& p) { return p.key == name; });
     const std::string field = "query_params." + std::string(key);
     if (it == got.end()) {
       return Failure{field, expected_value, "(absent)", {}};

@@ -689,6 +689,19 @@ TEST_CASE("bad values say what is allowed", "[config][toml]")
   CHECK(first_error("[defaults]\ns3_endpoint = \"https:///x\"\n") ==
         "c.toml:9:15: s3_endpoint in [defaults]: has no host; write e.g. "
         "\"https://s3.example.org\"");
+  // Found by fuzz/config_toml: endpoints the HTTP client refuses passed --check-config.
+  CHECK(first_error("[defaults]\ns3_endpoint = \"https://s3:99999\"\n") ==
+        "c.toml:9:15: s3_endpoint in [defaults]: has a port that is not a number from 1 to "
+        "65535");
+  CHECK(first_error("[defaults]\ns3_endpoint = \"https://s3:0/\"\n") ==
+        "c.toml:9:15: s3_endpoint in [defaults]: has a port that is not a number from 1 to "
+        "65535");
+  CHECK(first_error("[defaults]\ns3_endpoint = \"http://%41%00:80/\"\n") ==
+        "c.toml:9:15: s3_endpoint in [defaults]: has a host name with characters no host name "
+        "holds (percent-encoded bytes decode to them)");
+  CHECK(first_error("[defaults]\ns3_endpoint = \"http://[v1.x]/\"\n") ==
+        "c.toml:9:15: s3_endpoint in [defaults]: has no host; write e.g. "
+        "\"https://s3.example.org\"");
 
   // Consumers.
   CHECK(first_error(consumer + "type = \"s3cmd\"\nmode = 0o1777\n") ==

@@ -237,6 +237,18 @@ TEST_CASE("syntax errors and extra documents name file, line and column", "[conf
   CHECK(comment_only.kind == Kind::null);
 }
 
+TEST_CASE("a stray ',' is a syntax error instead of an endless loop in yaml-cpp", "[config][yaml]")
+{
+  // Found by fuzz/clouds_yaml: yaml-cpp 0.7's LoadAll() loops on these, allocating until the
+  // process runs out of memory (jbeder/yaml-cpp#1040).
+  CHECK_THAT(parse_error(",\n"), Catch::StartsWith("test.yaml:1:1: invalid YAML: ',' cannot "
+                                                   "start a value here"));
+  CHECK_THAT(parse_error(", - b\n]\n"), Catch::StartsWith("test.yaml:1:1: invalid YAML: "));
+  CHECK_THAT(parse_error("\n\n  ,\n"), Catch::StartsWith("test.yaml:3:3: invalid YAML: "));
+  // A ',' inside a plain scalar, even at the start of a continuation line, is text.
+  CHECK(at(parse_ok("key: a\n  , b\n"), "key").view() == "a , b");
+}
+
 TEST_CASE("self-referencing aliases are refused instead of recursing forever", "[config][yaml]")
 {
   CHECK_THAT(parse_error("a: &x [*x]\n"), Catch::Contains("nests or repeats aliases too deeply"));

@@ -95,3 +95,15 @@ TEST_CASE("s3fs: bucket names and permission bits", "[consumers][s3fs]")
   REQUIRE(created);
   CHECK(str(*created) == "b:" + k_a + ":" + k_s + "\n");
 }
+
+TEST_CASE("s3fs: a bucket starting with a byte order mark is refused, not written",
+          "[consumers][s3fs]")
+{
+  // Found by fuzz/s3fs: create() wrote "\xEF\xBB\xBFb:ACCESS:SECRET", a file read() refuses.
+  const std::string bucket = std::string(text::k_bom) + "b";
+  CHECK_FALSE(s3fs::check_bucket_name(bucket));
+  const auto made = s3fs::create({bucket}, k_a, Secret(k_s));
+  REQUIRE_FALSE(made);
+  CHECK(made.error().code == credrotd::core::Errc::config);
+  CHECK(s3fs::check_bucket_name("b\xEF\xBB\xBF"));
+}

@@ -82,3 +82,20 @@ TEST_CASE("template: a template without both placeholders is a configuration err
   CHECK(out.error().code == Errc::config);
   CHECK(out.error().message.starts_with("/t: a template needs both"));
 }
+
+TEST_CASE("template: placeholders the key could be split between are refused when rendering",
+          "[consumers][template]")
+{
+  // Found by fuzz/template_file: the rendered file read back as another key, silently.
+  for (const char* tmpl : {"{{access_key}}{{secret_key}}", "x:{{secret_key}}{{access_key}}\n"}) {
+    INFO(tmpl);
+    const auto out = template_file::render({"/t", tmpl}, "AK1", Secret("SK1"));
+    REQUIRE_FALSE(out);
+    CHECK(out.error().code == Errc::config);
+    CHECK(out.error().message.starts_with("/t: the key cannot be read back"));
+  }
+  // A separator a key may hold works as long as this key does not hold it.
+  CHECK(template_file::render({"/t", "{{access_key}}-{{secret_key}}"}, "AK1", Secret("SK1")));
+  CHECK_FALSE(
+      template_file::render({"/t", "{{access_key}}-{{secret_key}}"}, "AK1", Secret("S-K1")));
+}

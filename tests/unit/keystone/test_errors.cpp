@@ -134,3 +134,13 @@ TEST_CASE("Keystone's messages are bounded, cleaned and scrubbed of secrets", "[
   CHECK(json::error_message("<html>hunter2-secret</html>", {}).empty());
   CHECK(json::error_message("{\"password\": \"hunter2-secret\"}", {}).empty());
 }
+
+TEST_CASE("a secret that is part of \"<redacted>\" is scrubbed once, not forever", "[keystone]")
+{
+  // Found with fuzz/keystone_json: the search restarted inside the replacement, so a password
+  // such as "redacted" looped (and grew the message) without end.
+  const std::string body = R"({"error": {"message": "xx redacted yy acted"}})";
+  CHECK(json::error_message(body, {"redacted"}) == "xx <redacted> yy acted");
+  CHECK(json::error_message(body, {"acted"}) == "xx red<redacted> yy <redacted>");
+  CHECK(json::scrub("<redacted>", {"<redacted>"}) == "<redacted>");
+}

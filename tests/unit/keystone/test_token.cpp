@@ -124,6 +124,19 @@ TEST_CASE("Keystone times parse with fractions and zones", "[keystone]")
   CHECK_FALSE(parse_time("2030-05-01T12:00:00 EST"));
 }
 
+TEST_CASE("Keystone times the clock cannot hold are protocol errors, not overflows", "[keystone]")
+{
+  // Found by fuzz/keystone_json (UBSan): system_clock's nanoseconds end in 2262.
+  CHECK(parse_time("2261-12-31T23:59:59.999999Z"));
+  for (const char* text : {"3032-05-01T12:00:00.10", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
+                           "-999-01-01T00:00:00Z"}) {
+    INFO(text);
+    const auto parsed = parse_time(text);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code == Errc::protocol);
+  }
+}
+
 TEST_CASE("auth_url is normalised to the v3 base", "[keystone]")
 {
   CHECK(*identity_base("http://127.0.0.1:5000", "x") == "http://127.0.0.1:5000/v3");
@@ -205,4 +218,30 @@ TEST_CASE("incomplete identities are config errors that name the cloud and never
   auto no_password = password_auth();
   no_password.password = Secret();
   REQUIRE_FALSE(auth_request_body(no_password));
+}
+
+TEST_CASE("an identity that is not UTF-8 is a config error, not a body Keystone cannot parse",
+          "[keystone]")
+{
+  // Found by fuzz/clouds_yaml: OS_PASSWORD with bytes that are not UTF-8 went unchanged into
+  // the JSON body.
+  auto bad_password = password_auth();
+  bad_password.password = Secret("pass\xFD\xFF-word");
+  const auto body = auth_request_body(bad_password);
+  REQUIRE_FALSE(body);
+  CHECK(body.error().code == Errc::config);
+  CHECK(body.error().message.find("password is not UTF-8") != std::string::npos);
+  CHECK(body.error().message.find("pass\xFD") == std::string::npos);
+
+  for (const char* name : {"caf\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80"}) {
+    auto bad_name = password_auth();
+    bad_name.username = name;
+    const auto refused = auth_request_body(bad_name);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("username is not UTF-8") != std::string::npos);
+  }
+  auto accented = password_auth();
+  accented.username = "caf\xC3\xA9 \xF0\x9F\x94\x91";
+  CHECK(body_json(accented).at("auth").at("identity").at("password").at("user").at("name") ==
+        "caf\xC3\xA9 \xF0\x9F\x94\x91");
 }

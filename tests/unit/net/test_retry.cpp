@@ -37,3 +37,13 @@ TEST_CASE("Retry-After is read as seconds or as an HTTP date", "[net]")
   CHECK_FALSE(parse_retry_after("-5", now));
   CHECK(*parse_retry_after("99999999999999999999999", now) > 3600s);
 }
+
+TEST_CASE("a Retry-After date far from now is capped, not overflowed", "[net]")
+{
+  // Found by fuzz/http_response (UBSan): years past 2262 overflowed the clock's nanoseconds.
+  const auto now = std::chrono::system_clock::from_time_t(1445412480); // 2015-10-21 07:28:00 UTC
+  CHECK(parse_retry_after("Wed, 21 Oct 4030 07:28:00 GMT", now) == 365 * 24 * 3600s);
+  CHECK(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now) == 365 * 24 * 3600s);
+  CHECK(parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", now) == 0ms);
+  CHECK(parse_retry_after("Wed, 21 Oct 2015 07:27:59 GMT", now) == 0ms);
+}

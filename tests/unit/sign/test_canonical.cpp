@@ -134,3 +134,13 @@ TEST_CASE("ISO 8601 timestamps parse in the extended and basic forms", "[sign][t
   CHECK_FALSE(seconds("2015-08-30T12:36:00+01:00"));
   CHECK_FALSE(seconds(""));
 }
+
+TEST_CASE("ISO 8601 timestamps the clock cannot hold are refused, not overflowed", "[sign][time]")
+{
+  // Found by fuzz/sign_canonical: the nanosecond clock ends in 2262 and begins in 1677.
+  CHECK(sign::parse_iso8601("2261-12-31T23:59:59Z"));
+  CHECK(sign::parse_iso8601("1678-01-01T00:00:00Z"));
+  CHECK_FALSE(sign::parse_iso8601("9999-12-31T23:59:59Z"));
+  CHECK_FALSE(sign::parse_iso8601("60450101T000000Z"));
+  CHECK_FALSE(sign::parse_iso8601("0000-01-01T00:00:00Z"));
+}
