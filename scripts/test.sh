@@ -3,7 +3,8 @@
 # The whole test suite, from a fresh Debian 12 machine: install packages, build with -Werror,
 # run every ctest test (unit, checks, vectors, clients, integration on a real local
 # Keystone + Swift), build the unit tests again under AddressSanitizer + UBSan and run them,
-# then build the .deb, install it, check it from the installed paths and purge it.
+# give every libFuzzer target a short run (scripts/fuzz.sh ci), then build the .deb, install it,
+# check it from the installed paths and purge it.
 #
 # Environment: CREDROTD_BUILD_DIR (default ./build), CREDROTD_JOBS (default nproc).
 set -euo pipefail
@@ -34,6 +35,9 @@ step "running the unit tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$build/asan" --output-on-failure -j "$jobs" -L 'unit|vectors'
+
+step "fuzzing: every target replays its corpus, then mutates for a few seconds (clang, ASan + UBSan)"
+CREDROTD_BUILD_DIR=$build CREDROTD_JOBS=$jobs "$root/scripts/fuzz.sh" ci
 
 step "building, installing, checking and purging the Debian package"
 "$root/scripts/package.sh"
