@@ -335,7 +335,7 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
   auto& consumers = *run->profile->consumers;
-  auto managed = state.keys(run->profile->name);
+  auto managed = state.live_keys(run->profile->name);
   if (!managed) {
     co_return core::RetireFailed{managed.error()};
   }
@@ -693,7 +693,7 @@ Task<Result<core::Rotation>> plan(std::shared_ptr<const ProfileRuntime> profile,
   auto& consumers = *profile->consumers;
   auto& ks = *profile->keystone;
   CREDROTD_CO_TRY_ASSIGN(const auto holders, read_holders(consumers));
-  CREDROTD_CO_TRY_ASSIGN(const auto managed, state.keys(profile->name));
+  CREDROTD_CO_TRY_ASSIGN(const auto managed, state.live_keys(profile->name));
   std::optional<core::ManagedKey> current;
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {
@@ -840,7 +840,7 @@ Task<Result<VerifyReport>> Engine::verify_current(std::string name)
   if (!profile) {
     co_return make_error(Errc::not_found, "no profile named " + name);
   }
-  CREDROTD_CO_TRY_ASSIGN(const auto managed, m_state.keys(name));
+  CREDROTD_CO_TRY_ASSIGN(const auto managed, m_state.live_keys(name));
   std::optional<std::string> current;
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {
@@ -974,7 +974,7 @@ Result<ProfileStatus> Engine::status(const std::string& name) const
   ProfileStatus s;
   s.name = name;
   s.enabled = profile ? profile->enabled : false;
-  CREDROTD_TRY_ASSIGN(const auto managed, m_state.keys(name));
+  CREDROTD_TRY_ASSIGN(const auto managed, m_state.live_keys(name));
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {
       s.current_access = k.access;
