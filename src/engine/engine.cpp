@@ -132,6 +132,9 @@ void persist(Engine* engine, Engine::Run& run, const core::Rotation& proposed)
     scrub(next.note, run.new_secret->reveal());
   }
   const auto changes = core::key_changes(run.rotation, next);
+  if (next == run.rotation && changes.empty()) {
+    return; // nothing new to make durable (a fresh rotation's Started event): no commit
+  }
   if (auto stored = engine->m_state.save_rotation(next, changes); !stored) {
     throw core::ErrorException(stored.error());
   }
