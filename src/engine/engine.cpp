@@ -153,6 +153,15 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
 {
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
+  if (!run->resumed && r.attempts == 0) {
+    // Authenticate first (the token is the one the create uses, so this costs no call). When
+    // Keystone cannot even be reached, no create was sent: the rotation fails with nothing to
+    // undo, instead of trying for the rollback budget (an hour) to delete a key that was
+    // never made.
+    if (auto who = co_await ks.identity(); !who) {
+      co_return core::CreateFailed{who.error(), false};
+    }
+  }
   if (r.method == core::CreateMethod::credentials) {
     const std::string access = r.new_access.value_or("");
     if (run->resumed || r.attempts > 0) {
