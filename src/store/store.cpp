@@ -368,7 +368,12 @@ Result<Store> Store::open(const std::filesystem::path& path, Mode mode)
                    nullptr) != SQLITE_OK) {
     return db_error(raw, "cannot configure the state database", path);
   }
-  CREDROTD_TRY(store.check_integrity());
+  if (auto checked = store.check_integrity(); !checked) {
+    // Leave the file exactly as found: closing the last connection would otherwise
+    // checkpoint whatever the WAL holds into the damaged database (and delete the WAL).
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    return checked.error();
+  }
   if (mode == Mode::read_write) {
     CREDROTD_TRY(store.migrate());
   } else if (store.schema_version() != k_schema_version) {

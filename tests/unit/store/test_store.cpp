@@ -348,6 +348,45 @@ TEST_CASE("a corrupted database gives a clear error and is not modified", "[stor
   CHECK(slurp(path) == bytes);
 }
 
+TEST_CASE("a corrupted database is not checkpointed: its WAL is left as found", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  const auto wal = dir.path / "state.db-wal";
+  {
+    auto s = Store::open(path).value();
+    for (int i = 0; i < 200; ++i) {
+      REQUIRE(s.insert_rotation(sample("p" + std::to_string(i))).has_value());
+    }
+  }
+  // Later commits that are only in the WAL (a connection that closes without checkpointing,
+  // as after a crash).
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE rotations SET note = 'in the WAL only'", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(std::filesystem::file_size(wal) > 0);
+  std::string bytes = slurp(path);
+  REQUIRE(bytes.size() > 3 * 4096);
+  for (std::size_t i = 2 * 4096; i < 2 * 4096 + 512; ++i) {
+    bytes[i] = static_cast<char>(0xA5);
+  }
+  {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  ::chmod(path.c_str(), 0600);
+  const std::string wal_bytes = slurp(wal);
+
+  const auto s = Store::open(path);
+  REQUIRE(s.has_error());
+  CHECK(s.error().code == core::Errc::parse);
+  CHECK(slurp(path) == bytes);
+  REQUIRE(std::filesystem::exists(wal));
+  CHECK(slurp(wal) == wal_bytes);
+}
+
 TEST_CASE("a database with a newer schema is refused", "[store]")
 {
   TempDir dir;
