@@ -69,8 +69,17 @@ class Stack:
             self.started = None
 
 
-def workdir(name, keep=False):
-    w = testlib.Workdir(name)
+def workdir(name, keep=False, base=None):
+    """A fresh work directory (under `base`, e.g. /dev/shm, when given)."""
+    if base:
+        saved = tempfile.tempdir
+        tempfile.tempdir = str(base)
+        try:
+            w = testlib.Workdir(name)
+        finally:
+            tempfile.tempdir = saved
+    else:
+        w = testlib.Workdir(name)
     if not keep:
         atexit.register(w.cleanup)
     return w.path
@@ -110,6 +119,8 @@ def git_commit():
 
 
 def header(title, binary):
+    """Prints what is measured, when, on what; makes testlib run `binary` too."""
+    testlib.CREDROTD = pathlib.Path(binary)
     print(f"# {title}")
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, commit {git_commit()}, "
           f"build {build_type(binary)}")
@@ -131,31 +142,47 @@ def quartiles(values):
     return q[0], q[1], q[2]
 
 
-def run_measured(argv, env, timeout=600):
-    """Runs argv; returns (returncode, stdout, stderr, wall seconds, cpu seconds, max RSS KiB).
-    CPU time and RSS come from the child's rusage (wait4)."""
+def run_measured(argv, env, timeout=600, peak_rss=False):
+    """Runs argv; returns (returncode, stdout, stderr, wall seconds, cpu seconds, peak RSS KiB).
+    CPU time comes from the child's rusage (wait4). Its ru_maxrss is not the program's own:
+    Linux starts a child's high-water mark at its parent's (fork copies this Python process;
+    with vfork the exec inherits the shared mm's). So with peak_rss=True the program runs
+    under /usr/bin/time, a small C program whose forked child starts small, and the peak RSS
+    is what time reports (its exec adds ~1 ms to the wall time); otherwise it is None."""
+    rss_file = None
+    if peak_rss:
+        rss_file = tempfile.NamedTemporaryFile(prefix="credrotd-bench-rss-")
+        argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name] + list(argv)
     out = tempfile.TemporaryFile()
     err = tempfile.TemporaryFile()
+    actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2),
+               (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
+    env_list = {str(k): str(v) for k, v in env.items()}
     t0 = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
+    pid = os.posix_spawn(str(argv[0]), [str(a) for a in argv], env_list, file_actions=actions)
     deadline = t0 + timeout
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
+        waited, status, usage = os.wait4(pid, os.WNOHANG)
+        if waited:
             break
         if time.monotonic() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
+            os.kill(pid, 9)
+            waited, status, usage = os.wait4(pid, 0)
             break
         time.sleep(0.0005)
     wall = time.monotonic() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     err.seek(0)
     stdout = out.read().decode(errors="replace")
     stderr = err.read().decode(errors="replace")
     testlib.OUTPUTS.append(("$ " + " ".join(map(str, argv)), stdout + stderr))
-    return proc.returncode, stdout, stderr, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    peak = None
+    if rss_file is not None:
+        text = pathlib.Path(rss_file.name).read_text().split()
+        peak = int(text[-1]) if text and text[-1].isdigit() else None
+        rss_file.close()
+    return returncode, stdout, stderr, wall, usage.ru_utime + usage.ru_stime, peak
 
 
 STATS = re.compile(r"stats: (\d+) HTTP calls, (\d+) requests, ([\d.]+) ms in servers, "
@@ -210,10 +237,10 @@ class ServerLogs:
             f.seek(offset)
             return f.read().decode(errors="replace").splitlines()
 
-    def read(self, settle=0.05):
-        """(keystone ms, keystone requests, s3 ms, s3 requests) since mark()."""
-        ks_ms = ks_n = s3_ms = 0.0
-        s3_n = 0
+    def entries(self, settle=0.05):
+        """([(method, path, ms)] of Keystone, [(status, agent, ms)] of the Swift proxy) since
+        mark(), in log order, without the calls Swift makes to Keystone for an S3 request."""
+        keystone, s3 = [], []
         for line in self._new_lines(self.keystone, self.offsets[0], settle):
             m = self.UWSGI.search(line)
             if not m:
@@ -223,20 +250,22 @@ class ServerLogs:
                 continue  # inside an S3 request's time
             if method == "GET" and path.startswith("/v3/auth/tokens"):
                 continue  # Swift's authtoken validating its service token
-            ks_ms += ms
-            ks_n += 1
+            keystone.append((method, path, ms))
         for line in self._new_lines(self.proxy, self.offsets[1], settle):
             if not line.startswith("proxy-server:"):
                 continue
             fields = line.split()
             # ... status - agent - - bytes - txid - request_time - - start end -
             try:
-                request_time = float(fields[-6])
+                s3.append((int(fields[-15]), fields[-13], float(fields[-6]) * 1000))
             except (ValueError, IndexError):
                 continue
-            s3_ms += request_time * 1000
-            s3_n += 1
-        return ks_ms, int(ks_n), s3_ms, s3_n
+        return keystone, s3
+
+    def read(self, settle=0.05):
+        """(keystone ms, keystone requests, s3 ms, s3 requests) since mark()."""
+        keystone, s3 = self.entries(settle)
+        return (sum(e[2] for e in keystone), len(keystone), sum(e[2] for e in s3), len(s3))
 
 
 def rss_kib(pid):

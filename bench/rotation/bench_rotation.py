@@ -18,6 +18,7 @@ the default, a stack started for this benchmark.
 
 import argparse
 import os
+import sqlite3
 import pathlib
 import statistics
 import sys
@@ -55,10 +56,10 @@ class CredrotdColumn:
                                              self.user, "0s"))
         self.env = testlib.clean_env(CREDROTD_LOG="stderr")
 
-    def run(self):
+    def run(self, peak_rss=False):
         rc, out, err, wall, cpu, rss = benchlib.run_measured(
             [str(self.args.credrotd), "--config", str(self.conf), "--once", "--profile", "bench",
-             "--stats"], self.env)
+             "--stats"], self.env, peak_rss=peak_rss)
         if rc != 0 or "succeeded" not in out:
             testlib.fail(f"credrotd --once failed ({rc}):\n{out}\n{err}")
         calls, requests, server_ms, call_ms = benchlib.parse_stats(out)
@@ -73,6 +74,82 @@ class CredrotdColumn:
         testlib.check(set(self.user.keystone.keys()) == {access},
                       "credrotd: Keystone holds exactly the key of the files")
         testlib.check(testlib.s3_accepts(st, access, secret), "credrotd: S3 accepts the key")
+
+
+class DaemonColumn:
+    """The daemon itself (not --once) rotating the same kind of profile over and over
+    (interval 1s, jitter 0): a rotation without process start-up, configuration loading or a
+    new token, as a long-running credrotd does it. Each rotation's duration is read from the
+    state (started_at: planned; finished_at: done), its server time from the servers' logs
+    (each rotation makes one POST /v3/credentials and two S3 requests, which split the logs
+    into rotations). Needs a stack of the benchmark's own, and runs after the other columns."""
+
+    def __init__(self, args, st, work):
+        self.args = args
+        self.st = st
+        self.work = work / "daemon"
+        self.work.mkdir()
+        self.user = testlib.TestUser(st, self.work, "bench-daemon")
+        access, secret = self.user.keystone.create()
+        self.files = testlib.Consumers(self.work / "files", st)
+        self.files.write(access, secret)
+        self.state = self.work / "state"
+        self.conf = self.work / "credrotd.toml"
+        self.conf.write_text(credrotd_config(st, self.files, self.state, self.user, "0s")
+                             .replace('grace = "0s"\n',
+                                      'grace = "0s"\ninterval = "1s"\njitter = "0s"\n'))
+
+    def run_all(self, logs, count, warmup):
+        bus = testlib.PrivateBus(self.work)
+        try:
+            logs.mark()
+            daemon = testlib.Daemon(self.conf, self.work, testlib.clean_env(
+                CREDROTD_LOG="stderr", **bus.env()))
+            want = count + warmup
+
+            def finished():
+                if not (self.state / "state.db").exists():
+                    return False
+                try:
+                    rows = testlib.db_rows(self.state, "SELECT count(*) FROM rotations WHERE "
+                                                       "outcome <> 'running'")
+                except sqlite3.OperationalError:
+                    return False
+                return rows[0][0] >= want
+
+            testlib.wait_for(finished, 10 + 5 * want, f"{want} rotations by the daemon")
+            daemon.stop()
+        finally:
+            bus.stop()
+        rows = testlib.db_rows(self.state, "SELECT outcome, started_at, finished_at FROM rotations "
+                                           "ORDER BY id")
+        testlib.check(all(r[0] == "succeeded" for r in rows),
+                      f"daemon rotations: {[r[0] for r in rows]}")
+        keystone, s3 = logs.entries(settle=0.2)
+        # Split the logs into rotations: each starts with its POST /v3/credentials (a token,
+        # when one is made, belongs to the rotation it precedes) and has two S3 requests.
+        segments = []
+        pending = 0.0
+        for method, path, ms in keystone:
+            if method == "POST" and path.startswith("/v3/credentials"):
+                segments.append(pending + ms)
+                pending = 0.0
+            elif segments:
+                segments[-1] += ms
+            else:
+                pending += ms
+        s3_ms = [ms for status, agent, ms in s3 if agent.startswith("credrotd")]
+        testlib.check(len(segments) == len(rows) and len(s3_ms) == 2 * len(rows),
+                      f"{len(rows)} rotations, but {len(segments)} creates and {len(s3_ms)} S3 "
+                      f"requests in the servers' logs: was something else using the stack?")
+        out = []
+        for i, (_, started, finished_at) in enumerate(rows):
+            if i < warmup:
+                continue
+            server = segments[i] + s3_ms[2 * i] + s3_ms[2 * i + 1]
+            wall = finished_at - started
+            out.append({"wall": wall, "server": server, "overhead": wall - server})
+        return out
 
 
 class CliColumn:
@@ -115,6 +192,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=1,
                         help="rotations of each column run first and not counted (default 1)")
     parser.add_argument("--no-cli", action="store_true", help="credrotd only")
+    parser.add_argument("--exclusive", action="store_true",
+                        help="the --stack-env stack serves nothing else meanwhile: read server "
+                             "times from its logs (always done for a stack started here)")
+    parser.add_argument("--workdir-base", type=pathlib.Path,
+                        help="make the work directory (consumer files, state) there, e.g. "
+                             "/dev/shm to see what the disk syncs cost (tmpfs makes fsync free)")
+    parser.add_argument("--no-daemon", action="store_true",
+                        help="skip the rotations by the running daemon")
     args = parser.parse_args()
     if not args.credrotd.is_file():
         testlib.fail(f"{args.credrotd} is not built")
@@ -123,8 +208,8 @@ def main():
                     "vs the openstack CLI workflow", args.credrotd)
     stack = benchlib.Stack(args)
     st = stack.env
-    logs = benchlib.ServerLogs(st) if stack.started else None
-    work = benchlib.workdir("bench-rotation", args.keep)
+    logs = benchlib.ServerLogs(st) if stack.started or args.exclusive else None
+    work = benchlib.workdir("bench-rotation", args.keep, args.workdir_base)
     cred = CredrotdColumn(args, st, work)
     cli = None if args.no_cli else CliColumn(args, st, work)
 
@@ -166,6 +251,9 @@ def main():
         print(line, flush=True)
         rows.append(row)
 
+    # One more rotation under /usr/bin/time for its peak RSS (not timed: time's exec would
+    # add to the wall time).
+    peak = cred.run(peak_rss=True)["rss"]
     cred.check(st)
     if cli:
         cli.check(st)
@@ -184,8 +272,8 @@ def main():
           f"calls; servers' own logs: {benchlib.summary(col('credrotd', 'log_server'))} ms)")
     print(f"  overhead    {benchlib.summary(overheads)} ms = {benchlib.summary(shares)} % of "
           f"the total   (target <= 10 %)")
-    print(f"  of which CPU {benchlib.summary(col('credrotd', 'cpu'))} ms; max RSS "
-          f"{max(col('credrotd', 'rss')) / 1024:.1f} MiB")
+    print(f"  of which CPU {benchlib.summary(col('credrotd', 'cpu'))} ms; peak RSS of a "
+          f"rotation {peak / 1024:.1f} MiB")
     if cli:
         cli_walls = col("cli", "wall")
         ratios = [k / c for k, c in zip(cli_walls, walls)]
@@ -198,6 +286,24 @@ def main():
                   f" ms")
         print(f"credrotd is {statistics.median(cli_walls) / statistics.median(walls):.1f}x faster "
               f"(median over median; per run {benchlib.summary(ratios)}x)   (target >= 20x)")
+    if logs and not args.no_daemon:
+        daemon = DaemonColumn(args, st, work)
+        d = daemon.run_all(logs, args.runs, args.warmup)
+        print(f"credrotd daemon (a rotation every second, no process start-up; durations from "
+              f"the state, ms resolution; server time from the servers' logs), {len(d)} "
+              f"rotations:")
+        walls = [r["wall"] for r in d]
+        overheads = [r["overhead"] for r in d]
+        print(f"  total       {benchlib.summary(walls)} ms   (target <= 100 ms)")
+        print(f"  in servers  {benchlib.summary([r['server'] for r in d])} ms")
+        print(f"  overhead    {benchlib.summary(overheads)} ms = "
+              f"{benchlib.summary([o / w * 100 for o, w in zip(overheads, walls)])} % of the "
+              f"total   (target <= 10 %)")
+        if cli:
+            print(f"  the CLI workflow takes {statistics.median(col('cli', 'wall')) / statistics.median(walls):.1f}x "
+                  f"as long (median over median)")
+    elif not logs:
+        print("(no daemon column: it needs a stack of the benchmark's own, without --stack-env)")
     print(f"# load average at the end: "
           f"{'/'.join(f'{x:.2f}' for x in benchlib.load_average())}")
     testlib.scan_for_secrets([])
