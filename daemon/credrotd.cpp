@@ -220,7 +220,7 @@ int dry_run(const Options& options, const config::HostEnvironment& env,
     }
     std::optional<std::string> current;
     if (state) {
-      if (auto keys = state->keys(profile.name)) {
+      if (auto keys = state->live_keys(profile.name)) {
         for (const auto& k : *keys) {
           if (k.state == core::KeyState::current) {
             current = k.access;

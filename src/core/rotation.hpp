@@ -100,6 +100,8 @@ struct Rotation {
   std::optional<Errc> error_code; // why the rotation rolled back or failed, or the last
   std::string error;              // retried error while it is still running
   std::string note;               // informational (e.g. old key still accepted by caches)
+
+  bool operator==(const Rotation&) const = default;
 };
 
 // --- Events: what happened when the engine carried out an action ---

@@ -134,6 +134,9 @@ core::Status persist(Engine* engine, Engine::Run& run, const core::Rotation& pro
     scrub(next.note, run.new_secret->reveal());
   }
   const auto changes = core::key_changes(run.rotation, next);
+  if (next == run.rotation && changes.empty()) {
+    return; // nothing new to make durable (a fresh rotation's Started event): no commit
+  }
   if (auto stored = engine->m_state.save_rotation(next, changes); !stored) {
     core::Error error = stored.error();
     error.message =
@@ -161,6 +164,15 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
 {
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
+  if (!run->resumed && r.attempts == 0) {
+    // Authenticate first (the token is the one the create uses, so this costs no call). When
+    // Keystone cannot even be reached, no create was sent: the rotation fails with nothing to
+    // undo, instead of trying for the rollback budget (an hour) to delete a key that was
+    // never made.
+    if (auto who = co_await ks.identity(); !who) {
+      co_return core::CreateFailed{who.error(), false};
+    }
+  }
   if (r.method == core::CreateMethod::credentials) {
     const std::string access = r.new_access.value_or("");
     if (run->resumed || r.attempts > 0) {
@@ -346,7 +358,7 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
   auto& consumers = *run->profile->consumers;
-  auto managed = state.keys(run->profile->name);
+  auto managed = state.live_keys(run->profile->name);
   if (!managed) {
     co_return core::RetireFailed{managed.error()};
   }
@@ -375,7 +387,15 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
       }
     }
     crash_point("retire:before_delete");
-    auto deleted = co_await ks.delete_key(key.access);
+    // With the secret read just now, secret_of() has checked the key's owner: the delete
+    // need not read it again.
+    // (No co_await inside ?: : g++ 12 destroys such a result twice.)
+    core::Status deleted;
+    if (secret) {
+      deleted = co_await ks.delete_read_key(key.access);
+    } else {
+      deleted = co_await ks.delete_key(key.access);
+    }
     if (!deleted && deleted.error().code != Errc::not_found) {
       co_return core::RetireFailed{deleted.error()};
     }
@@ -710,7 +730,7 @@ Task<Result<core::Rotation>> plan(std::shared_ptr<const ProfileRuntime> profile,
   auto& consumers = *profile->consumers;
   auto& ks = *profile->keystone;
   CREDROTD_CO_TRY_ASSIGN(const auto holders, read_holders(consumers));
-  CREDROTD_CO_TRY_ASSIGN(const auto managed, state.keys(profile->name));
+  CREDROTD_CO_TRY_ASSIGN(const auto managed, state.live_keys(profile->name));
   std::optional<core::ManagedKey> current;
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {
@@ -857,7 +877,7 @@ Task<Result<VerifyReport>> Engine::verify_current(std::string name)
   if (!profile) {
     co_return make_error(Errc::not_found, "no profile named " + name);
   }
-  CREDROTD_CO_TRY_ASSIGN(const auto managed, m_state.keys(name));
+  CREDROTD_CO_TRY_ASSIGN(const auto managed, m_state.live_keys(name));
   std::optional<std::string> current;
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {
@@ -991,7 +1011,7 @@ Result<ProfileStatus> Engine::status(const std::string& name) const
   ProfileStatus s;
   s.name = name;
   s.enabled = profile ? profile->enabled : false;
-  CREDROTD_TRY_ASSIGN(const auto managed, m_state.keys(name));
+  CREDROTD_TRY_ASSIGN(const auto managed, m_state.live_keys(name));
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {
       s.current_access = k.access;

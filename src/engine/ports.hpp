@@ -49,15 +49,23 @@ public:
   virtual Task<Result<Identity>> identity() = 0;
   // The authenticated user's EC2 credentials, all projects.
   virtual Task<Result<std::vector<KeyRecord>>> list_keys() = 0;
-  // The secret of one of the user's keys; not_found when Keystone has no such key.
+  // The secret of one of the user's keys; not_found when Keystone has no such key, unsafe
+  // when the key belongs to another user (an admin identity can read anybody's).
   virtual Task<Result<core::Secret>> secret_of(std::string access) = 0;
   // Creates a key with a caller-chosen access id (POST /v3/credentials). conflict when it
   // exists already; forbidden when policy refuses this method.
   virtual Task<Status> create_key(std::string access, core::Secret secret) = 0;
   // Creates a key with an id Keystone chooses (OS-EC2).
   virtual Task<Result<NewKey>> create_key_os_ec2() = 0;
-  // Deletes one of the user's keys; not_found when it is already gone.
+  // Deletes one of the user's keys; not_found when it is already gone, unsafe when it
+  // belongs to another user (nothing is deleted).
   virtual Task<Status> delete_key(std::string access) = 0;
+  // The same for a key the caller has just read with secret_of(), which checked its owner:
+  // an adapter may skip reading it again (one Keystone call less per retired key).
+  virtual Task<Status> delete_read_key(std::string access)
+  {
+    co_return co_await delete_key(std::move(access));
+  }
   // A fresh access id and secret from a CSPRNG, in Keystone's format.
   virtual NewKey generate_key() = 0;
 };

@@ -33,7 +33,11 @@ public:
   virtual Result<std::optional<core::Rotation>>
   running_rotation(const std::string& profile) const = 0;
   virtual Result<core::OutcomeCounts> outcome_counts(const std::string& profile) const = 0;
+  // Every key the profile ever had, retired ones included, oldest first.
   virtual Result<std::vector<core::ManagedKey>> keys(const std::string& profile) const = 0;
+  // The same without the retired keys: the ones rotations act on (current, previous,
+  // pending). Stays small however long the history, unlike keys().
+  virtual Result<std::vector<core::ManagedKey>> live_keys(const std::string& profile) const = 0;
   virtual Status set_key(const core::ManagedKey& key) = 0;
   virtual Status set_key_state(const std::string& profile, const std::string& access,
                                core::KeyState state, core::TimePoint at) = 0;

@@ -296,16 +296,21 @@ Client::get_ec2_credential(std::string access, net::Deadline deadline, Ec2Api ap
 }
 
 asio::awaitable<core::Status> Client::delete_ec2_credential(std::string access,
-                                                            net::Deadline deadline, Ec2Api api)
+                                                            net::Deadline deadline, Ec2Api api,
+                                                            OwnerCheck check)
 {
-  // Read it first: Keystone lets an admin delete anybody's credential, credrotd only ever
-  // deletes its own user's.
-  CREDROTD_CO_TRY_ASSIGN(const auto existing, co_await get_ec2_credential(access, deadline, api));
-  if (existing.user_id != m_token->info.user_id) {
-    co_return core::make_error(core::Errc::unsafe,
-                               "not deleting EC2 credential " + access + ": it belongs to user " +
-                                   existing.user_id + ", not to " + m_token->info.user_id +
-                                   " (credrotd deletes only its own user's keys)");
+  if (check == OwnerCheck::read_first) {
+    // Read it first: Keystone lets an admin delete anybody's credential, credrotd only ever
+    // deletes its own user's.
+    CREDROTD_CO_TRY_ASSIGN(const auto existing, co_await get_ec2_credential(access, deadline, api));
+    if (existing.user_id != m_token->info.user_id) {
+      co_return core::make_error(core::Errc::unsafe,
+                                 "not deleting EC2 credential " + access + ": it belongs to user " +
+                                     existing.user_id + ", not to " + m_token->info.user_id +
+                                     " (credrotd deletes only its own user's keys)");
+    }
+  } else {
+    CREDROTD_CO_TRY(co_await ensure_token(deadline));
   }
   const std::string url = api == Ec2Api::os_ec2
                               ? user_url() + "/" + segment(access)

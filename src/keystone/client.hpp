@@ -83,8 +83,16 @@ public:
   // Deletes the credential of `access` after reading it and checking that it belongs to the
   // token's user. Errors: not_found (already gone), unsafe (it belongs to another user:
   // nothing is deleted).
+  //
+  // OwnerCheck::done_by_caller skips that read: the caller has just read the credential
+  // itself (get_ec2_credential) and compared its user_id with token_info()->user_id. Keystone
+  // does not bind the user in the URL to the credential's owner: an admin token deletes any
+  // user's credential through /users/{its own id}/credentials/OS-EC2/{access} (verified on
+  // Keystone 22), so never pass done_by_caller without that comparison.
+  enum class OwnerCheck { read_first, done_by_caller };
   boost::asio::awaitable<core::Status>
-  delete_ec2_credential(std::string access, net::Deadline deadline, Ec2Api api = Ec2Api::os_ec2);
+  delete_ec2_credential(std::string access, net::Deadline deadline, Ec2Api api = Ec2Api::os_ec2,
+                        OwnerCheck check = OwnerCheck::read_first);
 
   // Authentications made so far (for tests and metrics).
   int authentications() const { return m_authentications; }

@@ -299,7 +299,8 @@ class HttpClient::Impl {
 public:
   Impl(asio::any_io_executor executor, ClientOptions options, ssl::context context)
       : m_executor(std::move(executor)), m_options(std::move(options)), m_ssl(std::move(context)),
-        m_random(std::random_device{}())
+        m_random(std::random_device{}()),
+        m_trust_loaded(!m_options.tls.ca_file.empty() || m_options.tls.insecure == Insecure::yes)
   {}
 
   asio::awaitable<core::Result<Response>> send(Request request, Deadline deadline);
@@ -356,10 +357,17 @@ private:
   core::Error classify(const error_code& ec, std::string_view phase, const Route& route,
                        Deadline deadline, Clock::time_point start) const;
 
+  core::Status load_trust();
+
   asio::any_io_executor m_executor;
   ClientOptions m_options;
   ssl::context m_ssl;
   std::mt19937_64 m_random;
+  // Whether m_ssl holds the CAs to verify servers with. The system trust store is read on the
+  // first TLS connection, not in create(): parsing the ~140 certificates of the system bundle
+  // costs ~10 ms of CPU and ~1 MiB, which a client that only ever speaks plain http (or
+  // a credrotd --once that needs a handful of calls) should not pay.
+  bool m_trust_loaded;
   std::map<std::string, std::vector<ConnectionPtr>> m_idle;
   std::set<std::string> m_insecure_warned;
 };
@@ -612,10 +620,26 @@ asio::awaitable<core::Status> HttpClient::Impl::proxy_connect(Connection& connec
   co_return core::make_error(core::Errc::protocol, what);
 }
 
+core::Status HttpClient::Impl::load_trust()
+{
+  if (m_trust_loaded) {
+    return {};
+  }
+  error_code ec;
+  m_ssl.set_default_verify_paths(ec);
+  if (ec) {
+    return core::make_error(core::Errc::config,
+                            "cannot load the system trust store (" + ec.message() + ")");
+  }
+  m_trust_loaded = true;
+  return {};
+}
+
 asio::awaitable<core::Status> HttpClient::Impl::handshake(Connection& connection,
                                                           const Route& route, Deadline deadline,
                                                           Clock::time_point start)
 {
+  CREDROTD_CO_TRY(load_trust());
   auto& tls = connection.tls.emplace(std::move(*connection.plain), m_ssl);
   connection.plain.reset();
   const std::string& host = route.url.host;
@@ -925,13 +949,9 @@ core::Result<HttpClient> HttpClient::create(asio::any_io_executor executor, Clie
                                                       ec.message() +
                                                       "): it must be a readable PEM bundle");
     }
-  } else {
-    context.set_default_verify_paths(ec);
-    if (ec) {
-      return core::make_error(core::Errc::config,
-                              "cannot load the system trust store (" + ec.message() + ")");
-    }
   }
+  // Without a CA file the system trust store is loaded on the first TLS connection
+  // (Impl::load_trust).
   if (!tls.client_cert_file.empty()) {
     context.use_certificate_chain_file(tls.client_cert_file, ec);
     if (ec) {

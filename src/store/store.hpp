@@ -24,7 +24,7 @@ using core::TimePoint;
 
 // The schema version this build writes; older databases are migrated forward on open, newer
 // ones are refused (a downgrade must not silently drop columns it does not know).
-inline constexpr int k_schema_version = 1;
+inline constexpr int k_schema_version = 2;
 
 using core::ConsumerWrite;
 using core::ManagedKey;
@@ -82,6 +82,7 @@ public:
   // --- managed keys ---
 
   Result<std::vector<ManagedKey>> keys(const std::string& profile) const override;
+  Result<std::vector<ManagedKey>> live_keys(const std::string& profile) const override;
   // Inserts or updates one key's state (and retired_at when it becomes retired).
   Status set_key(const ManagedKey& key) override;
   Status set_key_state(const std::string& profile, const std::string& access, core::KeyState state,

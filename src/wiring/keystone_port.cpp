@@ -33,7 +33,17 @@ engine::Task<core::Result<std::vector<engine::KeyRecord>>> KeystoneAdapter::list
 engine::Task<core::Result<core::Secret>> KeystoneAdapter::secret_of(std::string access)
 {
   CREDROTD_CO_TRY_ASSIGN(auto credential, co_await m_client->get_ec2_credential(
-                                              std::move(access), net::deadline_after(m_budget)));
+                                              access, net::deadline_after(m_budget)));
+  // Keystone shows an admin anybody's credential through its own OS-EC2 URL: the owner
+  // check is ours (delete_read_key relies on it).
+  const auto* token = m_client->token_info();
+  if (token == nullptr || credential.user_id != token->user_id) {
+    co_return core::make_error(core::Errc::unsafe,
+                               "EC2 credential " + access + " belongs to user " +
+                                   credential.user_id + ", not to " +
+                                   (token != nullptr ? token->user_id : std::string("?")) +
+                                   " (credrotd uses and deletes only its own user's keys)");
+  }
   co_return std::move(credential.secret);
 }
 
@@ -57,6 +67,14 @@ engine::Task<core::Status> KeystoneAdapter::delete_key(std::string access)
 {
   co_return co_await m_client->delete_ec2_credential(std::move(access),
                                                      net::deadline_after(m_budget));
+}
+
+engine::Task<core::Status> KeystoneAdapter::delete_read_key(std::string access)
+{
+  // secret_of() compared the owner: no second read.
+  co_return co_await m_client->delete_ec2_credential(
+      std::move(access), net::deadline_after(m_budget), keystone::Ec2Api::os_ec2,
+      keystone::Client::OwnerCheck::done_by_caller);
 }
 
 engine::NewKey KeystoneAdapter::generate_key()

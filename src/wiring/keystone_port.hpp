@@ -24,6 +24,7 @@ public:
   engine::Task<core::Status> create_key(std::string access, core::Secret secret) override;
   engine::Task<core::Result<engine::NewKey>> create_key_os_ec2() override;
   engine::Task<core::Status> delete_key(std::string access) override;
+  engine::Task<core::Status> delete_read_key(std::string access) override;
   engine::NewKey generate_key() override;
 
 private:

@@ -430,3 +430,99 @@ def wait_for(predicate, timeout, what):
             return value
         time.sleep(0.05)
     fail(f"timed out after {timeout} s waiting for {what}")
+
+
+# --- Additions for the fault matrix (tests/integration/faults), the soak test
+# (tests/integration/soak) and the suite-wide secret check; kept at the end of the file. ---
+
+import atexit  # noqa: E402
+import hashlib  # noqa: E402
+
+# Where every test process leaves, at exit, the secrets it learnt and the outputs it captured,
+# for the suite-wide check (tests/integration/faults/scan_secrets.py, the cleanup of the ctest
+# fixture `secret_scan`, which runs after every integration test). Set by ctest.
+SECRET_SCAN_DIR = os.environ.get("CREDROTD_SECRET_SCAN_DIR")
+
+
+def _dump_for_suite_scan():
+    if not SECRET_SCAN_DIR:
+        return
+    directory = pathlib.Path(SECRET_SCAN_DIR)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stem = f"{pathlib.Path(sys.argv[0]).stem}-{os.getpid()}"
+    old_umask = os.umask(0o077)
+    try:
+        with open(directory / f"{stem}.secrets", "w") as f:
+            for secret in sorted(SECRETS):
+                f.write(json.dumps(secret) + "\n")
+        with open(directory / f"{stem}.outputs", "w") as f:
+            for label, text in OUTPUTS:
+                f.write(json.dumps({"label": label, "text": text}) + "\n")
+    finally:
+        os.umask(old_umask)
+
+
+atexit.register(_dump_for_suite_scan)
+
+
+def sha256_of(path):
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def file_digests(paths):
+    """{path: sha256 of its bytes} (None for a missing file): compare before and after."""
+    out = {}
+    for p in paths:
+        p = pathlib.Path(p)
+        out[str(p)] = sha256_of(p) if p.is_file() else None
+    return out
+
+
+class KeystoneProxy:
+    """tests/integration/faults/faults_proxy.py in front of the real Keystone: 429 with
+    Retry-After, tokens that expire (or die) after a few seconds. Every EC2 secret that crosses
+    it, including those of keys credrotd creates and deletes unseen, joins SECRETS."""
+
+    def __init__(self, st, workdir, rules=()):
+        base = st["KEYSTONE_URL"].rsplit("/v3", 1)[0]
+        stamp = time.monotonic_ns()
+        self.rules_file = pathlib.Path(workdir) / f"proxy-rules-{stamp}.json"
+        self.record_file = pathlib.Path(workdir) / f"proxy-record-{stamp}.jsonl"
+        self.record_file.touch(mode=0o600)
+        self.set_rules(rules)
+        script = SOURCE_DIR / "tests" / "integration" / "faults" / "faults_proxy.py"
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(script), base, str(self.rules_file), str(self.record_file)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        check(line.startswith("PORT "), f"the faults proxy did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.keystone_url = self.url + "/v3"
+
+    def set_rules(self, rules):
+        tmp = self.rules_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(list(rules)))
+        tmp.replace(self.rules_file)
+
+    def events(self):
+        """The proxy's record so far (secrets are added to SECRETS and left out)."""
+        out = []
+        for line in self.record_file.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("event") == "secret":
+                SECRETS.add(event["value"])
+            else:
+                out.append(event)
+        return out
+
+    def count(self, kind):
+        return sum(1 for e in self.events() if e["event"] == kind)
+
+    def stop(self):
+        self.events()
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -43,11 +43,16 @@ struct FakeKeystone final : engine::KeystonePort {
   std::string project = "p1";
   bool forbid_credentials = false;
   std::optional<core::Error> fail_create;
+  std::optional<core::Error> fail_identity;
   int deletes = 0;
+  int delete_calls = 0;
   int counter = 0;
 
   engine::Task<core::Result<engine::Identity>> identity() override
   {
+    if (fail_identity) {
+      co_return *fail_identity;
+    }
     co_return engine::Identity{"u1", project};
   }
   engine::Task<core::Result<std::vector<engine::KeyRecord>>> list_keys() override
@@ -90,6 +95,10 @@ struct FakeKeystone final : engine::KeystonePort {
   }
   engine::Task<core::Status> delete_key(std::string access) override
   {
+    ++delete_calls;
+    if (fail_identity) {
+      co_return *fail_identity;
+    }
     if (keys.erase(access) == 0) {
       co_return core::make_error(Errc::not_found, "gone");
     }
@@ -396,6 +405,34 @@ TEST_CASE("an unreachable endpoint restores the old key and keeps the new one fo
   CHECK(w.keystone->keys.size() == 1);
   CHECK(w.keystone->keys.count(*next.new_access) == 1);
   CHECK(w.state.profile("backup").value()->consecutive_failures == 0);
+}
+
+TEST_CASE("an unreachable Keystone fails the rotation at once with nothing to undo", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.engine.set_profiles({w.profile()});
+  const auto first = rotate(w);
+  REQUIRE(first.outcome == core::Outcome::succeeded);
+  const auto held = w.consumers->files[0].access;
+  const auto keys_before = w.keystone->keys.size();
+  const int delete_calls = w.keystone->delete_calls;
+
+  w.keystone->fail_identity =
+      core::make_error(Errc::transient, "POST http://127.0.0.1:9/v3/auth/tokens: connection "
+                                        "refused");
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::failed);
+  CHECK(r.phase == core::Phase::failed);
+  CHECK(r.error_code == Errc::transient);
+  CHECK(r.error.find("connection refused") != std::string::npos);
+  // No create was sent, so there is no new key to delete (and no hour of retries to do so).
+  CHECK(w.keystone->delete_calls == delete_calls);
+  CHECK(w.keystone->keys.size() == keys_before);
+  for (const auto& f : w.consumers->files) {
+    CHECK(f.access == held);
+  }
+  CHECK(key_states(w).at(*held) == core::KeyState::current);
 }
 
 TEST_CASE("a failed write restores the consumers already written", "[engine]")

@@ -174,6 +174,106 @@ TEST_CASE("key changes are stored with the rotation", "[store]")
   }
 }
 
+TEST_CASE("live keys leave out the retired ones, in the order keys() gives", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(s.set_key({"backup", "K" + std::to_string(i),
+                       i < 3 ? core::KeyState::retired : core::KeyState::previous,
+                       core::KeyOrigin::created, std::nullopt, t0 + std::chrono::minutes(i),
+                       std::nullopt})
+                .has_value());
+  }
+  REQUIRE(s.set_key_state("backup", "K4", core::KeyState::current, t0).has_value());
+  REQUIRE(s.set_key({"other", "K9", core::KeyState::current, core::KeyOrigin::created, std::nullopt,
+                     t0, std::nullopt})
+              .has_value());
+  CHECK(s.keys("backup").value().size() == 5);
+  const auto live = s.live_keys("backup").value();
+  REQUIRE(live.size() == 2);
+  CHECK(live[0].access == "K3");
+  CHECK(live[0].state == core::KeyState::previous);
+  CHECK(live[1].access == "K4");
+  CHECK(live[1].state == core::KeyState::current);
+  REQUIRE(s.set_key_state("backup", "K3", core::KeyState::retired, t0 + 1h).has_value());
+  CHECK(s.live_keys("backup").value().size() == 1);
+}
+
+TEST_CASE("outcome counts follow inserts, outcome changes and deletes of rotations", "[store]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  std::vector<core::Rotation> made;
+  for (int i = 0; i < 6; ++i) {
+    core::Rotation r = sample(i < 5 ? "backup" : "other");
+    r.id = s.insert_rotation(r).value();
+    r.phase = i == 1 ? core::Phase::failed : core::Phase::done;
+    r.outcome = i == 1 ? core::Outcome::failed : core::Outcome::succeeded;
+    REQUIRE(s.save_rotation(r, {}).has_value());
+    made.push_back(r);
+  }
+  auto counts = s.outcome_counts("backup").value();
+  CHECK(counts.succeeded == 4);
+  CHECK(counts.failed == 1);
+  CHECK(counts.rolled_back == 0);
+  CHECK(s.outcome_counts("other").value().succeeded == 1);
+  CHECK(s.outcome_counts("nobody").value().succeeded == 0);
+
+  // A running rotation is not counted until it ends.
+  core::Rotation running = sample("backup");
+  running.id = s.insert_rotation(running).value();
+  CHECK(s.outcome_counts("backup").value().succeeded == 4);
+  running.phase = core::Phase::rolled_back;
+  running.outcome = core::Outcome::rolled_back;
+  REQUIRE(s.save_rotation(running, {}).has_value());
+  counts = s.outcome_counts("backup").value();
+  CHECK(counts.rolled_back == 1);
+  CHECK(counts.succeeded == 4);
+
+  // The same as counting the rows, whatever happened to them.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir.path / "state.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "PRAGMA foreign_keys=OFF; DELETE FROM rotations WHERE id = 1; "
+                       "UPDATE rotations SET outcome = 'failed' WHERE id = 3",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  counts = s.outcome_counts("backup").value();
+  CHECK(counts.succeeded == 2);
+  CHECK(counts.failed == 2);
+  CHECK(counts.rolled_back == 1);
+}
+
+TEST_CASE("a database of schema 1 is migrated with its outcome counts", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  {
+    auto s = Store::open(path).value();
+    for (int i = 0; i < 3; ++i) {
+      core::Rotation r = sample("backup");
+      r.id = s.insert_rotation(r).value();
+      r.phase = core::Phase::done;
+      r.outcome = core::Outcome::succeeded;
+      REQUIRE(s.save_rotation(r, {}).has_value());
+    }
+  }
+  // Back to what schema 1 had: no counts table, no triggers, no index.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "DROP TRIGGER outcome_counts_insert; DROP TRIGGER outcome_counts_update; "
+                       "DROP TRIGGER outcome_counts_delete; DROP TABLE outcome_counts; "
+                       "DROP INDEX keys_live; PRAGMA user_version=1",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto s = Store::open(path).value();
+  CHECK(s.schema_version() == 2);
+  CHECK(s.outcome_counts("backup").value().succeeded == 3);
+  CHECK(s.live_keys("backup").value().size() == 1); // the pending NEW key
+}
+
 TEST_CASE("profiles and consumer writes are stored", "[store]")
 {
   TempDir dir;
@@ -246,6 +346,45 @@ TEST_CASE("a corrupted database gives a clear error and is not modified", "[stor
   CHECK(s.error().message.find(path.string()) != std::string::npos);
   CHECK(s.error().message.find("Move it aside") != std::string::npos);
   CHECK(slurp(path) == bytes);
+}
+
+TEST_CASE("a corrupted database is not checkpointed: its WAL is left as found", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  const auto wal = dir.path / "state.db-wal";
+  {
+    auto s = Store::open(path).value();
+    for (int i = 0; i < 200; ++i) {
+      REQUIRE(s.insert_rotation(sample("p" + std::to_string(i))).has_value());
+    }
+  }
+  // Later commits that are only in the WAL (a connection that closes without checkpointing,
+  // as after a crash).
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE rotations SET note = 'in the WAL only'", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(std::filesystem::file_size(wal) > 0);
+  std::string bytes = slurp(path);
+  REQUIRE(bytes.size() > 3 * 4096);
+  for (std::size_t i = 2 * 4096; i < 2 * 4096 + 512; ++i) {
+    bytes[i] = static_cast<char>(0xA5);
+  }
+  {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  ::chmod(path.c_str(), 0600);
+  const std::string wal_bytes = slurp(wal);
+
+  const auto s = Store::open(path);
+  REQUIRE(s.has_error());
+  CHECK(s.error().code == core::Errc::parse);
+  CHECK(slurp(path) == bytes);
+  REQUIRE(std::filesystem::exists(wal));
+  CHECK(slurp(wal) == wal_bytes);
 }
 
 TEST_CASE("a database with a newer schema is refused", "[store]")
