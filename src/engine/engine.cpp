@@ -135,7 +135,7 @@ core::Status persist(Engine* engine, Engine::Run& run, const core::Rotation& pro
   }
   const auto changes = core::key_changes(run.rotation, next);
   if (next == run.rotation && changes.empty()) {
-    return; // nothing new to make durable (a fresh rotation's Started event): no commit
+    return {}; // nothing new to make durable (a fresh rotation's Started event): no commit
   }
   if (auto stored = engine->m_state.save_rotation(next, changes); !stored) {
     core::Error error = stored.error();

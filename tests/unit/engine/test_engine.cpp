@@ -715,6 +715,10 @@ struct FailingState final : engine::StatePort {
   {
     return real.keys(p);
   }
+  core::Result<std::vector<core::ManagedKey>> live_keys(const std::string& p) const override
+  {
+    return real.live_keys(p);
+  }
   core::Status set_key(const core::ManagedKey& k) override { return real.set_key(k); }
   core::Status set_key_state(const std::string& p, const std::string& a, core::KeyState s,
                              core::TimePoint t) override
@@ -740,7 +744,7 @@ TEST_CASE("a state database that refuses a write stops the rotation and reports 
 {
   World w;
   w.hand_made_key();
-  FailingState failing(w.state, 3); // Started and Created are stored, Written is not
+  FailingState failing(w.state, 2); // Created is stored, Written is not (Started saves nothing)
   engine::Engine e(w.io.get_executor(), failing, w.observer, engine::EngineOptions{1});
   auto p = w.profile();
   e.set_profiles({p});
