@@ -2,8 +2,9 @@
 // Fuzzes aws_credentials::read(), render() and create() on arbitrary ~/.aws/credentials files.
 // Input: [<flags><profile>\x1f]<file>; flags bit 0 keeps session tokens, bit 1 sets
 // create_profile. Without the first part: profile "default", defaults otherwise.
-#include "consumer_properties.hpp"
 #include "consumers/aws_credentials.hpp"
+
+#include "consumer_properties.hpp"
 
 using namespace credrotd;
 using namespace credrotd::consumers;
@@ -24,10 +25,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)read(Source{spec.path, p.text}); // the daemon never gets here: only no crash
     return 0;
   }
-  fuzz::check_format(input, p.text, read,
-                     [&](const Source& source, std::string_view access, const core::Secret& secret) {
-                       return aws_credentials::render(source, options, access, secret);
-                     });
+  fuzz::check_format(
+      input, p.text, read,
+      [&](const Source& source, std::string_view access, const core::Secret& secret) {
+        return aws_credentials::render(source, options, access, secret);
+      });
   fuzz::check_create(read, [&](std::string_view access, const core::Secret& secret) {
     return aws_credentials::create(options, access, secret);
   });

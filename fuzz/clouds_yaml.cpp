@@ -39,7 +39,8 @@ bool checkable(std::string_view secret, std::string_view input)
     --before;
   }
   const std::size_t after = at + secret.size();
-  return before > 0 && std::string_view(":=\"'").find(input[before - 1]) != std::string_view::npos &&
+  return before > 0 &&
+         std::string_view(":=\"'").find(input[before - 1]) != std::string_view::npos &&
          (after == input.size() ||
           std::string_view("\r\n\"' ,}]\x1f").find(input[after]) != std::string_view::npos);
 }
@@ -115,9 +116,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const auto body = keystone::auth_request_body(auth);
     if (body) {
-      require(keystone::json::parse(std::string_view(body->data(), body->size()), "body")
-                  .has_value(),
-              "the auth request body is not JSON");
+      require(
+          keystone::json::parse(std::string_view(body->data(), body->size()), "body").has_value(),
+          "the auth request body is not JSON");
     } else {
       messages.push_back(body.error().message);
     }

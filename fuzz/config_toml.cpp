@@ -45,7 +45,8 @@ void check_duration_syntax(std::string_view text)
     require(again && *again == *duration, "format_duration() does not parse back");
   }
   if (const auto window = config::parse_window(text)) {
-    require(window->start >= std::chrono::minutes(0) && window->start < std::chrono::minutes(1440) &&
+    require(window->start >= std::chrono::minutes(0) &&
+                window->start < std::chrono::minutes(1440) &&
                 window->end >= std::chrono::minutes(0) &&
                 window->end <= std::chrono::minutes(1440) && window->start != window->end,
             "parse_window() is out of range");

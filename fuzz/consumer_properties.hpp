@@ -95,8 +95,7 @@ void check_format(std::string_view input, std::string_view text, const Read& rea
 }
 
 // `create(access, Secret)` makes a new file; it must read back as the key.
-template <class Read, class Create>
-void check_create(const Read& read, const Create& create)
+template <class Read, class Create> void check_create(const Read& read, const Create& create)
 {
   const core::Secret secret(k_key_2.secret);
   const auto made = create(k_key_2.access, secret);

@@ -2,8 +2,9 @@
 // Fuzzes envfile::read(), render() and create() on arbitrary environment files.
 // Input: [<flags><ACCESS_VAR>,<SECRET_VAR>\x1f]<file>; flags unused. Without the first part:
 // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-#include "consumer_properties.hpp"
 #include "consumers/envfile.hpp"
+
+#include "consumer_properties.hpp"
 
 using namespace credrotd;
 using namespace credrotd::consumers;

@@ -37,7 +37,8 @@ public:
     return n;
   }
 
-  template <class Buffers> std::size_t read_some(const Buffers& buffers, boost::system::error_code& ec)
+  template <class Buffers>
+  std::size_t read_some(const Buffers& buffers, boost::system::error_code& ec)
   {
     if (m_bytes.empty()) {
       ec = boost::asio::error::eof;
@@ -69,8 +70,8 @@ void check_response(const Response& response, const ClientOptions& options, Meth
   }
   // What the client does with a 429/503.
   if (const auto value = response.header("Retry-After")) {
-    (void)parse_retry_after(*value, std::chrono::system_clock::time_point(
-                                        std::chrono::seconds(1700000000)));
+    (void)parse_retry_after(
+        *value, std::chrono::system_clock::time_point(std::chrono::seconds(1700000000)));
   }
   (void)response.header("Content-Type");
 }

@@ -67,7 +67,8 @@ void check_token(const TokenInfo& token)
     const Endpoint& endpoint = token.catalog[i];
     for (const auto interface :
          {core::Interface::public_, core::Interface::internal, core::Interface::admin}) {
-      for (const std::string_view region : {std::string_view(), std::string_view(endpoint.region)}) {
+      for (const std::string_view region :
+           {std::string_view(), std::string_view(endpoint.region)}) {
         const auto url = token.endpoint_url(endpoint.service_type, interface, region);
         if (!url) {
           require(url.error().code == core::Errc::not_found, "endpoint_url() failed otherwise");
@@ -75,7 +76,8 @@ void check_token(const TokenInfo& token)
         }
         require(std::any_of(token.catalog.begin(), token.catalog.end(),
                             [&](const Endpoint& e) {
-                              return e.url == *url && iequals(e.service_type, endpoint.service_type) &&
+                              return e.url == *url &&
+                                     iequals(e.service_type, endpoint.service_type) &&
                                      e.interface == to_string(interface) &&
                                      (region.empty() || e.region == region);
                             }),

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes rclone::read() and rclone::render() on arbitrary rclone.conf files.
 // Input: [<flags><remote>\x1f]<file>; flags unused. Without the first part: remote "s3".
-#include "consumer_properties.hpp"
 #include "consumers/rclone.hpp"
+
+#include "consumer_properties.hpp"
 
 using namespace credrotd;
 using namespace credrotd::consumers;
@@ -21,9 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)read(Source{spec.path, p.text});
     return 0;
   }
-  fuzz::check_format(input, p.text, read,
-                     [&](const Source& source, std::string_view access, const core::Secret& secret) {
-                       return rclone::render(source, options, access, secret);
-                     });
+  fuzz::check_format(
+      input, p.text, read,
+      [&](const Source& source, std::string_view access, const core::Secret& secret) {
+        return rclone::render(source, options, access, secret);
+      });
   return 0;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes s3cmd::read() and s3cmd::render() on arbitrary ~/.s3cfg files.
 // Input: [<flags>\x1f]<file>; flags bit 0 keeps a session token.
-#include "consumer_properties.hpp"
 #include "consumers/s3cmd.hpp"
+
+#include "consumer_properties.hpp"
 
 using namespace credrotd;
 using namespace credrotd::consumers;

@@ -2,8 +2,9 @@
 // Fuzzes s3fs::read(), render() and create() on arbitrary passwd-s3fs files.
 // Input: [<flags><bucket>\x1f]<file>; flags unused. Without the first part: the default
 // "ACCESS:SECRET" line (bucket "").
-#include "consumer_properties.hpp"
 #include "consumers/s3fs.hpp"
+
+#include "consumer_properties.hpp"
 
 using namespace credrotd;
 using namespace credrotd::consumers;
@@ -22,10 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)read(Source{spec.path, p.text});
     return 0;
   }
-  fuzz::check_format(input, p.text, read,
-                     [&](const Source& source, std::string_view access, const core::Secret& secret) {
-                       return s3fs::render(source, options, access, secret);
-                     });
+  fuzz::check_format(
+      input, p.text, read,
+      [&](const Source& source, std::string_view access, const core::Secret& secret) {
+        return s3fs::render(source, options, access, secret);
+      });
   fuzz::check_create(read, [&](std::string_view access, const core::Secret& secret) {
     return s3fs::create(options, access, secret);
   });

@@ -10,10 +10,11 @@
 // URI rules, bit 2 no x-amz-content-sha256, bit 3 x-amz-date replaces SigV2's date line, bit 4
 // virtual-host bucket, bit 5 service "execute-api", bits 6-7 which of three secrets; byte 1 the
 // presign expiry; bytes 2-9 the signing time (seconds, within the clock's range).
+#include "sign/signer.hpp"
+
 #include "net/url.hpp"
 #include "sign/canonical.hpp"
 #include "sign/encoding.hpp"
-#include "sign/signer.hpp"
 #include "support.hpp"
 
 #include <openssl/evp.h>
@@ -31,8 +32,8 @@ namespace {
 
 // Fake credentials (never valid anywhere).
 constexpr std::string_view k_access = "FUZZACCESSKEY0000001";
-constexpr std::array<std::string_view, 3> k_secrets = {
-    "fuzz/Secret+Key=0123456789abcdefFUZZ", "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "x"};
+constexpr std::array<std::string_view, 3> k_secrets = {"fuzz/Secret+Key=0123456789abcdefFUZZ",
+                                                       "0a1b2c3d4e5f60718293a4b5c6d7e8f9", "x"};
 constexpr std::string_view k_token = "FUZZ//token+value=with/slashes";
 
 std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data)
@@ -116,8 +117,8 @@ std::string v4_canonical(const Request& request, const V4Options& options,
   const std::string path = options.uri_rules == UriRules::generic
                                ? uri_encode(normalize_path(request.path), Slash::keep)
                                : canonical_uri(request.path, UriRules::s3);
-  return request.method + "\n" + path + "\n" + canonical_query_string(query) + "\n" + lines +
-         "\n" + names + "\n" + std::string(payload);
+  return request.method + "\n" + path + "\n" + canonical_query_string(query) + "\n" + lines + "\n" +
+         names + "\n" + std::string(payload);
 }
 
 std::string v4_string_to_sign(std::string_view amz_date, const V4Options& options,
@@ -159,8 +160,8 @@ std::string v2_string_to_sign(const Request& request, const V2Options& options, 
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string date_line;
   bool skip_amz_date = false;
-  const bool has_amz_date = std::any_of(amz.begin(), amz.end(),
-                                        [](const auto& h) { return h.first == "x-amz-date"; });
+  const bool has_amz_date =
+      std::any_of(amz.begin(), amz.end(), [](const auto& h) { return h.first == "x-amz-date"; });
   if (!expires.empty()) {
     date_line = expires;
   } else if (has_amz_date) {
@@ -325,8 +326,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     v4.service = "execute-api";
   }
   V2Options v2;
-  v2.amz_date_rule =
-      (f & 8) != 0 ? AmzDateRule::replaces_date_line : AmzDateRule::blank_date_line;
+  v2.amz_date_rule = (f & 8) != 0 ? AmzDateRule::replaces_date_line : AmzDateRule::blank_date_line;
   if ((f & 16) != 0) {
     v2.virtual_host_bucket = "fuzz-bucket";
   }
@@ -353,8 +353,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             "the SigV4 string to sign differs from the definition");
     require(signed4->signature == v4_signature(secret, amz.substr(0, 8), v4, to_sign),
             "the SigV4 signature differs from a plain HMAC chain");
-    require(signed4->authorization().starts_with("AWS4-HMAC-SHA256 Credential=" +
-                                                 std::string(k_access) + "/" + amz.substr(0, 8)) &&
+    require(signed4->authorization().starts_with(
+                "AWS4-HMAC-SHA256 Credential=" + std::string(k_access) + "/" + amz.substr(0, 8)) &&
                 signed4->authorization().ends_with(", Signature=" + signed4->signature),
             "the SigV4 Authorization header is malformed");
     require(!token ||
@@ -362,8 +362,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             "redact() kept the session token");
 
     const std::string chunk_sha = sha256_hex(request.path);
-    const auto chunk =
-        signer.sign_v4_chunk(credentials, v4, when, signed4->signature, chunk_sha);
+    const auto chunk = signer.sign_v4_chunk(credentials, v4, when, signed4->signature, chunk_sha);
     require(chunk.has_value(), "a chunk signature failed after its seed signature succeeded");
     const std::string chunk_to_sign = "AWS4-HMAC-SHA256-PAYLOAD\n" + amz + "\n" + amz.substr(0, 8) +
                                       "/" + v4.region + "/" + v4.service + "/aws4_request\n" +
@@ -400,11 +399,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // SigV2, Authorization header and presigned.
   const auto signed2 = signer.sign_v2(request, credentials, v2, when);
   if (signed2) {
-    require(signed2->signature ==
-                base64(hmac(EVP_sha1(), secret, signed2->string_to_sign)),
+    require(signed2->signature == base64(hmac(EVP_sha1(), secret, signed2->string_to_sign)),
             "the SigV2 signature differs from a plain HMAC-SHA1");
-    require(signed2->authorization() ==
-                "AWS " + std::string(k_access) + ":" + signed2->signature,
+    require(signed2->authorization() == "AWS " + std::string(k_access) + ":" + signed2->signature,
             "the SigV2 Authorization header is malformed");
     require(signed2->string_to_sign == v2_string_to_sign(request, v2, token, {}, when),
             "the SigV2 string to sign differs from the definition");
@@ -413,8 +410,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto presigned2 = signer.presign_v2(request, credentials, v2, when + expiry);
   if (presigned2) {
-    require(presigned2->signature ==
-                base64(hmac(EVP_sha1(), secret, presigned2->string_to_sign)),
+    require(presigned2->signature == base64(hmac(EVP_sha1(), secret, presigned2->string_to_sign)),
             "the presigned SigV2 signature differs from a plain HMAC-SHA1");
     const std::string expires = std::to_string(
         std::chrono::floor<std::chrono::seconds>((when + expiry).time_since_epoch()).count());

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes template_file::render() and template_file::read() with arbitrary templates and
 // outputs. Input: <template>\x1f<output file>.
-#include "consumer_properties.hpp"
 #include "consumers/template_file.hpp"
+
+#include "consumer_properties.hpp"
 
 using namespace credrotd;
 using namespace credrotd::consumers;
@@ -28,9 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::require(!unusable || !found, "read() matched an output against an unusable template");
       continue;
     }
-    fuzz::require(fuzz::holds(template_file::read(Source{"/fuzz/file", fuzz::view(*rendered)}, tmpl),
-                              key),
-                  "the rendered file does not read back as the new key");
+    fuzz::require(
+        fuzz::holds(template_file::read(Source{"/fuzz/file", fuzz::view(*rendered)}, tmpl), key),
+        "the rendered file does not read back as the new key");
   }
   return 0;
 }

@@ -28,9 +28,9 @@ t1=$(now_us)
 [[ -n ${new_access:-} && -n ${new_secret:-} ]] || { echo "cli_workflow.sh: no new key" >&2; exit 1; }
 step create "$t0" "$t1"
 
-for f in "$@"; do
-  sed -i -e "s/$old_access/$new_access/g" -e "s/$old_secret/$new_secret/g" "$f"
-done
+# The keys go to perl through its environment, never its command line (argv is world-readable).
+OLD_A=$old_access NEW_A=$new_access OLD_S=$old_secret NEW_S=$new_secret \
+  perl -pi -e 's/\Q$ENV{OLD_A}\E/$ENV{NEW_A}/g; s/\Q$ENV{OLD_S}\E/$ENV{NEW_S}/g' "$@"
 t2=$(now_us)
 step edit "$t1" "$t2"
 
