@@ -36,7 +36,9 @@ from benchlib import testlib  # noqa: E402
 WATCHDOG_USEC = 60_000_000  # WatchdogSec=60s, as systemd/credrotd.service
 
 
-def write_config(work, profiles, users):
+def write_config(work, profiles, users, prefix="p"):
+    """clouds.yaml, three consumer files per profile and credrotd.toml naming profiles
+    PREFIX0, PREFIX1, ...; returns the path of credrotd.toml."""
     clouds = ["clouds:"]
     for u in range(users):
         clouds += [f"  user{u}:", "    auth:",
@@ -62,10 +64,12 @@ def write_config(work, profiles, users):
             f"[s3]\ntype = s3\nprovider = Other\naccess_key_id = {access}\n"
             f"secret_access_key = {secret}\nendpoint = http://127.0.0.1:9\n")
         conf.append(
-            f'[profile.p{p}]\ncloud = "user{p % users}"\ns3_endpoint = "http://127.0.0.1:9"\n'
-            f'[[profile.p{p}.consumer]]\ntype = "s3cmd"\npath = "{d / "s3cfg"}"\n'
-            f'[[profile.p{p}.consumer]]\ntype = "aws-credentials"\npath = "{d / "credentials"}"\n'
-            f'[[profile.p{p}.consumer]]\ntype = "rclone"\npath = "{d / "rclone.conf"}"\n'
+            f'[profile.{prefix}{p}]\ncloud = "user{p % users}"\n'
+            f's3_endpoint = "http://127.0.0.1:9"\n'
+            f'[[profile.{prefix}{p}.consumer]]\ntype = "s3cmd"\npath = "{d / "s3cfg"}"\n'
+            f'[[profile.{prefix}{p}.consumer]]\ntype = "aws-credentials"\n'
+            f'path = "{d / "credentials"}"\n'
+            f'[[profile.{prefix}{p}.consumer]]\ntype = "rclone"\npath = "{d / "rclone.conf"}"\n'
             f'remote = "s3"\n')
     (work / "credrotd.toml").write_text("\n".join(conf))
     return work / "credrotd.toml"

@@ -1047,4 +1047,18 @@ Result<std::vector<ProfileStatus>> Engine::status_all() const
   return out;
 }
 
+Result<std::optional<core::TimePoint>> Engine::next_due() const
+{
+  CREDROTD_TRY_ASSIGN(const auto stored, m_state.profiles());
+  std::optional<core::TimePoint> next;
+  for (const auto& p : stored) {
+    const auto it = m_profiles.find(p.name);
+    if (it != m_profiles.end() && it->second->enabled && p.next_due &&
+        (!next || *p.next_due < *next)) {
+      next = p.next_due;
+    }
+  }
+  return next;
+}
+
 } // namespace credrotd::engine

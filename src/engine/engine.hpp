@@ -131,6 +131,9 @@ public:
 
   Result<ProfileStatus> status(const std::string& profile) const;
   Result<std::vector<ProfileStatus>> status_all() const;
+  // The earliest next rotation of the enabled profiles (nullopt: none scheduled). One query,
+  // unlike status_all(): the D-Bus NextDue property is read by every `credrotctl status`.
+  Result<std::optional<core::TimePoint>> next_due() const;
 
   // Called when the engine cannot go on safely (the state database refuses a write, an
   // unexpected exception): the daemon logs it and exits, and the next start resumes.

@@ -7,8 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <string>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unordered_map>
 #include <utility>
 
 namespace credrotd::store {
@@ -144,16 +148,62 @@ std::vector<std::string> split_lines(std::string_view text)
   return out;
 }
 
-// A prepared statement with positional binding helpers. Bind indexes start at 1.
+// Prepared statements kept per connection and SQL text: preparing one costs more than running
+// most of the store's queries (`credrotctl status` of 100 profiles runs 400), so each is
+// prepared once and reset after use. A statement still in use when the same SQL is asked for
+// again (never in the store today) gets a fresh one. Finalized when the connection closes.
+struct CachedStatement {
+  sqlite3_stmt* stmt = nullptr;
+  bool in_use = false;
+};
+std::mutex g_statements_mutex;
+std::map<sqlite3*, std::unordered_map<std::string, CachedStatement>> g_statements;
+
+void forget_statements(sqlite3* db) noexcept
+{
+  const std::lock_guard lock(g_statements_mutex);
+  if (const auto it = g_statements.find(db); it != g_statements.end()) {
+    for (auto& [_, cached] : it->second) {
+      sqlite3_finalize(cached.stmt);
+    }
+    g_statements.erase(it);
+  }
+}
+
+// A prepared statement (from the cache above) with positional binding helpers. Bind indexes
+// start at 1.
 class Statement {
 public:
   Statement(sqlite3* db, const char* sql)
   {
-    m_rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
+    const std::lock_guard lock(g_statements_mutex);
+    auto& cached = g_statements[db][sql];
+    if (cached.stmt != nullptr && !cached.in_use) {
+      m_stmt = cached.stmt;
+    } else {
+      m_rc = sqlite3_prepare_v3(db, sql, -1, cached.stmt == nullptr ? SQLITE_PREPARE_PERSISTENT : 0,
+                                &m_stmt, nullptr);
+      if (m_rc != SQLITE_OK || cached.stmt != nullptr) {
+        return; // an error, or a second user of the SQL: finalized by the destructor
+      }
+      cached.stmt = m_stmt;
+    }
+    cached.in_use = true;
+    m_cached = &cached; // unordered_map nodes do not move
   }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(m_stmt); }
+  ~Statement()
+  {
+    if (m_cached == nullptr) {
+      sqlite3_finalize(m_stmt);
+      return;
+    }
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+    const std::lock_guard lock(g_statements_mutex);
+    m_cached->in_use = false;
+  }
 
   bool ok() const { return m_rc == SQLITE_OK; }
 
@@ -214,6 +264,7 @@ public:
 
 private:
   sqlite3_stmt* m_stmt = nullptr;
+  CachedStatement* m_cached = nullptr;
   int m_rc = SQLITE_OK;
 };
 
@@ -317,6 +368,7 @@ Result<core::Rotation> read_rotation(const Statement& st)
 
 void Store::Deleter::operator()(sqlite3* db) const noexcept
 {
+  forget_statements(db);
   sqlite3_close_v2(db);
 }
 

@@ -490,17 +490,8 @@ struct Manager::Impl final
   }
   std::int64_t NextDue() override
   {
-    auto all = m_engine.status_all();
-    if (!all) {
-      return 0;
-    }
-    std::optional<core::TimePoint> next;
-    for (const auto& s : *all) {
-      if (s.enabled && s.next_due && (!next || *s.next_due < *next)) {
-        next = s.next_due;
-      }
-    }
-    return to_usec(next);
+    auto next = m_engine.next_due();
+    return next ? to_usec(*next) : 0;
   }
 
   // --- engine events ---
