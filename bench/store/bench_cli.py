@@ -14,7 +14,6 @@ ahead), so it never contacts a cloud. Also reported: start-up to READY=1 on that
 """
 
 import argparse
-import os
 import pathlib
 import sqlite3
 import statistics

@@ -25,14 +25,16 @@ GET /__proxy_stats answers {"tokens": n, "401": n, "status": n}.
 import datetime
 import http.client
 import json
+import os
 import re
-import signal
-import socketserver
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine"))
+import proxylib  # noqa: E402
 
 TARGET = urllib.parse.urlsplit(sys.argv[1])
 RULES_FILE = sys.argv[2]
@@ -190,32 +192,13 @@ class Handler(BaseHTTPRequestHandler):
                 data = json.dumps(doc).encode()
                 with LOCK:
                     TOKENS[subject] = time.monotonic() + lifetime["token_lifetime"]
-        self.send_response(resp.status, resp.reason)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("connection", "keep-alive", "transfer-encoding",
-                                 "content-length"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data) if self.command != "HEAD" else 0))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        proxylib.relay(self, resp, data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
 
 
-class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main():
-    server = Server(("127.0.0.1", 0), Handler)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: STOP.set())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    threading.Thread(target=lambda: (sys.stdin.read(), STOP.set()), daemon=True).start()
-    STOP.wait()
-    server.shutdown()
+    proxylib.serve(Handler, STOP)
 
 
 if __name__ == "__main__":
