@@ -32,11 +32,23 @@ from testlib import (FORMATS, OUTPUTS, Consumers, Daemon, KeystoneProxy, Private
                      scan_for_secrets, stack, wait_for)
 
 
-def rss_kib(pid):
+def memory_kib(pid):
+    """{VmRSS, RssAnon, RssFile, RssShmem} of the process, in KiB."""
+    out = {}
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+        key = line.split(":", 1)[0]
+        if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+            out[key] = int(line.split()[1])
+    return out
+
+
+def rss_kib(pid):
+    return memory_kib(pid).get("VmRSS", 0)
+
+
+def describe(m):
+    return (f"RSS {m['VmRSS']} KiB (anonymous {m['RssAnon']}, files {m['RssFile']}, "
+            f"shared memory {m['RssShmem']})")
 
 
 def finished(state):
@@ -103,7 +115,8 @@ def main():
         wait_for(lambda: finished(state) >= warmup or daemon.proc.poll() is not None,
                  60 + 5 * warmup, f"{warmup} rotations")
         check(daemon.proc.poll() is None, f"the daemon exited: {daemon.text()[-2000:]}")
-        rss_warm = rss_kib(daemon.proc.pid)
+        mem_warm = memory_kib(daemon.proc.pid)
+        rss_warm = mem_warm["VmRSS"]
         peak = rss_warm
         last_report = time.monotonic()
         while finished(state) < args.rotations:
@@ -111,12 +124,13 @@ def main():
             check(time.monotonic() - t0 < 60 + 5 * args.rotations,
                   f"only {finished(state)} rotations in {time.monotonic() - t0:.0f} s")
             peak = max(peak, rss_kib(daemon.proc.pid))
-            if time.monotonic() - last_report > 60:
+            if time.monotonic() - last_report > 30:
                 print(f"  {finished(state)} rotations after {time.monotonic() - t0:.0f} s, "
-                      f"RSS {rss_kib(daemon.proc.pid)} KiB", flush=True)
+                      f"{describe(memory_kib(daemon.proc.pid))}", flush=True)
                 last_report = time.monotonic()
             time.sleep(0.5)
-        rss_end = rss_kib(daemon.proc.pid)
+        mem_end = memory_kib(daemon.proc.pid)
+        rss_end = mem_end["VmRSS"]
         elapsed = time.monotonic() - t0
         daemon.stop()
         check(daemon.proc.returncode == 0, f"the daemon stopped with {daemon.proc.returncode}")
@@ -151,8 +165,9 @@ def main():
                 "lsd", "swift:"], {"HOME": home})
         growth = rss_end - rss_warm
         print(f"{total} rotations ({args.rotations} by the daemon in {elapsed:.0f} s, "
-              f"{args.rotations / elapsed * 60:.0f}/min), all succeeded; RSS {rss_warm} KiB after "
-              f"{warmup} rotations, {rss_end} KiB at the end ({growth:+d} KiB; peak {peak} KiB)")
+              f"{args.rotations / elapsed * 60:.0f}/min), all succeeded; after {warmup} rotations "
+              f"{describe(mem_warm)}, at the end {describe(mem_end)}: {growth:+d} KiB; "
+              f"peak {peak} KiB")
         check(growth <= 1024, f"RSS grew by {growth} KiB (more than 1 MiB)")
         proxy.stop()
         scan_for_secrets([state / "state.db", state / "state.db-wal"])
