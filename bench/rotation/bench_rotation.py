@@ -17,7 +17,6 @@ the default, a stack started for this benchmark.
 """
 
 import argparse
-import os
 import sqlite3
 import pathlib
 import statistics
@@ -277,7 +276,7 @@ def main():
     if cli:
         cli_walls = col("cli", "wall")
         ratios = [k / c for k, c in zip(cli_walls, walls)]
-        print(f"CLI workflow script, median [min-max]:")
+        print("CLI workflow script, median [min-max]:")
         print(f"  total       {benchlib.summary(cli_walls)} ms")
         print(f"  in servers  {benchlib.summary(col('cli', 'log_server'))} ms (servers' logs, "
               f"{statistics.median(col('cli', 'log_requests')) if logs else '?'} requests)")

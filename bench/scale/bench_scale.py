@@ -28,7 +28,6 @@ import json
 import os
 import pathlib
 import secrets as pysecrets
-import sqlite3
 import statistics
 import sys
 import threading

@@ -5,9 +5,6 @@ OS_* environment variables (the `envvars` cloud), with a Keystone token (auth_ty
 over TLS with the stack's CA; and an application credential, which this Keystone refuses for
 EC2 management, giving an error that tells the operator what to use instead."""
 
-import json
-import urllib.request
-
 from testlib import (SECRETS, Consumers, TestUser, Workdir, check, clean_env, db_rows, run, s3_accepts,
                      scan_for_secrets, stack)
 

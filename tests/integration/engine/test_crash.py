@@ -9,8 +9,6 @@ What must hold after the restart: the rotation completed or rolled back; no rota
 running; all files agree on one key that S3 accepts; Keystone holds exactly that key for the
 user (nothing orphaned, nothing deleted that a file names); no temp file is left behind."""
 
-import sys
-
 from testlib import (FaultProxy, Consumers, TestUser, Workdir, check, clean_env, crash_points,
                      db_rows, profile_config, run, s3_accepts, scan_for_secrets, stack)
 

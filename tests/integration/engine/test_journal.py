@@ -15,7 +15,7 @@ import struct
 import subprocess
 import threading
 
-from testlib import (CREDROTD, OUTPUTS, SECRETS, Consumers, TestUser, Workdir, check, clean_env,
+from testlib import (CREDROTD, OUTPUTS, Consumers, TestUser, Workdir, check, clean_env,
                      profile_config, scan_for_secrets, stack)
 
 IDS = {

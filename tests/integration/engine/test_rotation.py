@@ -7,11 +7,10 @@ clients (s3cmd, aws, boto3, rclone) read it from the files; the old key is refus
 holds exactly the new key for the user; another user's key is untouched; the state records
 the rotation and its writes; no secret appears in any output, log line or the SQLite files."""
 
-import os
 import shutil
 import subprocess
 
-from testlib import (FORMATS, SECRETS, Consumers, Keystone, TestUser, Workdir, check,
+from testlib import (FORMATS, Consumers, Keystone, TestUser, Workdir, check,
                      clean_env, db_rows, profile_config, run, s3_accepts, scan_for_secrets,
                      stack, OUTPUTS)
 

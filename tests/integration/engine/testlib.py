@@ -7,9 +7,7 @@ Run with Debian's /usr/bin/python3 (boto3 and the OpenStack modules live there).
 import json
 import os
 import pathlib
-import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys

@@ -166,7 +166,7 @@ def admin_never_deletes_another_users_key(st):
     # An admin identity can read and delete any user's EC2 credential through its own OS-EC2
     # URL. A managed key that turns out to be another user's (here: put into the state by
     # hand) must be neither used nor deleted.
-    from testlib import Keystone, admin, Consumers, TestUser  # noqa: F401
+    from testlib import Keystone, admin, Consumers  # noqa: F401
     work = Workdir("adminsafe")
     adm = admin(st)
     _, me = adm._request("GET", "/users?name=" + st["ADMIN_NAME"])
