@@ -157,7 +157,7 @@ int check_config(const Options& options, const config::HostEnvironment& env,
   for (const auto& profile : loaded->config.profiles) {
     for (const auto& c : profile.consumers) {
       ++consumers;
-      if (auto ok = consumers::check_spec(wiring::to_spec(c)); !ok) {
+      if (auto ok = consumers::check_spec(consumers::to_spec(c)); !ok) {
         std::cerr << "credrotd: " << c.location.to_string() << ": " << ok.error().message << "\n";
         return exit_config;
       }
@@ -231,7 +231,7 @@ int dry_run(const Options& options, const config::HostEnvironment& env,
     std::vector<std::string> in_files;
     std::cout << "  consumers:\n";
     for (const auto& c : profile.consumers) {
-      auto key = consumers::read_key(wiring::to_spec(c));
+      auto key = consumers::read_key(consumers::to_spec(c));
       std::cout << "    " << core::to_string(c.type) << " " << c.path << ": ";
       if (!key) {
         std::cout << "ERROR " << key.error().message << "\n";

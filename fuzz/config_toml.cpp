@@ -15,27 +15,6 @@ using fuzz::require;
 
 namespace {
 
-// Mirrors wiring::to_spec() (not linked here: it pulls in D-Bus and the engine).
-consumers::ConsumerSpec to_spec(const core::Consumer& c)
-{
-  consumers::ConsumerSpec spec;
-  spec.type = static_cast<consumers::ConsumerType>(c.type);
-  spec.path = c.path;
-  spec.profile = c.aws_profile;
-  spec.create_profile = c.create_profile;
-  spec.session_token = c.session_token == core::SessionTokenPolicy::keep
-                           ? consumers::SessionToken::keep
-                           : consumers::SessionToken::remove;
-  spec.remote = c.rclone_remote;
-  spec.bucket = c.s3fs_bucket;
-  spec.access_key_var = c.access_key_var;
-  spec.secret_key_var = c.secret_key_var;
-  spec.template_path = c.template_file;
-  spec.mode = c.mode;
-  spec.in_place = c.in_place;
-  return spec;
-}
-
 void check_duration_syntax(std::string_view text)
 {
   if (const auto duration = config::parse_duration(text)) {
@@ -79,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto endpoint = net::parse_url(profile.s3_endpoint, "s3_endpoint");
     require(endpoint.has_value(), "an s3_endpoint the HTTP client refuses was accepted");
     for (const auto& consumer : profile.consumers) {
-      require(consumers::check_spec(to_spec(consumer)).has_value(),
+      require(consumers::check_spec(consumers::to_spec(consumer)).has_value(),
               "a consumer that consumers::check_spec() refuses was accepted");
     }
   }

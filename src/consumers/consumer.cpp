@@ -64,6 +64,24 @@ std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept
   return std::nullopt;
 }
 
+ConsumerSpec to_spec(const core::Consumer& c)
+{
+  ConsumerSpec spec;
+  spec.type = c.type;
+  spec.path = c.path;
+  spec.profile = c.aws_profile;
+  spec.create_profile = c.create_profile;
+  spec.session_token = c.session_token;
+  spec.remote = c.rclone_remote;
+  spec.bucket = c.s3fs_bucket;
+  spec.access_key_var = c.access_key_var;
+  spec.secret_key_var = c.secret_key_var;
+  spec.template_path = c.template_file;
+  spec.mode = c.mode;
+  spec.in_place = c.in_place;
+  return spec;
+}
+
 core::Status check_spec(const ConsumerSpec& spec)
 {
   if (spec.path.empty() || spec.path.front() != '/') {

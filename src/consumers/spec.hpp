@@ -46,6 +46,9 @@ struct ConsumerSpec {
 // The inverse of core::to_string(ConsumerType); nullopt for an unknown name.
 std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept;
 
+// The spec of a configured consumer (credrotd.toml's [[profile.NAME.consumer]]).
+ConsumerSpec to_spec(const core::Consumer& consumer);
+
 // Checks the options of `spec` without touching the file system: absolute path, required
 // options present, names the format can hold. Errc::config naming the option on failure.
 core::Status check_spec(const ConsumerSpec& spec);

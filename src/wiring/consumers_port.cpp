@@ -26,24 +26,6 @@ service::UnitVerb to_verb(core::ReloadAction action)
 
 } // namespace
 
-consumers::ConsumerSpec to_spec(const core::Consumer& c)
-{
-  consumers::ConsumerSpec spec;
-  spec.type = c.type;
-  spec.path = c.path;
-  spec.profile = c.aws_profile;
-  spec.create_profile = c.create_profile;
-  spec.session_token = c.session_token;
-  spec.remote = c.rclone_remote;
-  spec.bucket = c.s3fs_bucket;
-  spec.access_key_var = c.access_key_var;
-  spec.secret_key_var = c.secret_key_var;
-  spec.template_path = c.template_file;
-  spec.mode = c.mode;
-  spec.in_place = c.in_place;
-  return spec;
-}
-
 ConsumersAdapter::ConsumersAdapter(boost::asio::any_io_executor executor,
                                    std::vector<core::Consumer> consumers,
                                    service::SystemdUnits* units,
@@ -52,7 +34,7 @@ ConsumersAdapter::ConsumersAdapter(boost::asio::any_io_executor executor,
       m_unit_timeout(unit_timeout)
 {
   for (const auto& c : m_consumers) {
-    m_specs.push_back(to_spec(c));
+    m_specs.push_back(consumers::to_spec(c));
   }
 }
 

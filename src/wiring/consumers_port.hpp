@@ -14,9 +14,6 @@
 
 namespace credrotd::wiring {
 
-// The src/consumers spec of a configured consumer.
-consumers::ConsumerSpec to_spec(const core::Consumer& consumer);
-
 // The consumers of one profile. Files are read and written synchronously on the loop
 // thread (each write is a few fsyncs); check and reload commands run asynchronously.
 // `units` may be null (no D-Bus connection): reloading a unit then fails with Errc::config.
