@@ -26,7 +26,7 @@ struct ProxyOptions {
 
 // True when `host` (a name or an IP literal, no brackets) matches an entry of `no_proxy`:
 // "*"; an exact host; a domain ("example.com" and ".example.com" both match the domain and
-// every name under it); an IP address; a CIDR block ("10.0.0.0/8", "fd00::/8"); any of those
+// every name under it); an IP address; a CIDR block ("127.0.0.0/8", "::/127"); any of those
 // with ":port", which then only matches that port. Comparison ignores case.
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port);
 

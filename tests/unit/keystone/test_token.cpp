@@ -30,7 +30,7 @@ constexpr const char* k_token = R"({"token": {
   "catalog": [
     {"endpoints": [
        {"id": "e1", "interface": "public", "region_id": "RegionOne", "url": "http://127.0.0.1:5000/v3", "region": "RegionOne"},
-       {"id": "e2", "interface": "internal", "region_id": "RegionOne", "url": "http://10.0.0.1:5000/v3", "region": "RegionOne"}],
+       {"id": "e2", "interface": "internal", "region_id": "RegionOne", "url": "http://127.0.0.3:5000/v3", "region": "RegionOne"}],
      "id": "s1", "type": "identity", "name": "keystone"},
     {"endpoints": [
        {"id": "e3", "interface": "public", "region_id": "RegionOne", "url": "http://127.0.0.1:8080/v1/AUTH_a1b2", "region": "RegionOne"},
@@ -75,7 +75,7 @@ TEST_CASE("a token response gives user, project, roles, methods, expiry and cata
   CHECK(info->expires_at - info->issued_at == std::chrono::hours(1));
   CHECK(info->catalog.size() == 4);
   CHECK(*info->endpoint_url("identity", Interface::public_) == "http://127.0.0.1:5000/v3");
-  CHECK(*info->endpoint_url("identity", Interface::internal) == "http://10.0.0.1:5000/v3");
+  CHECK(*info->endpoint_url("identity", Interface::internal) == "http://127.0.0.3:5000/v3");
   CHECK(*info->endpoint_url("object-store", Interface::public_, "RegionTwo") ==
         "http://127.0.0.2:8080/v1/AUTH_a1b2");
 }

@@ -23,16 +23,16 @@ TEST_CASE("no_proxy matches hosts, domains, IPs, CIDRs, ports and *", "[net]")
   CHECK_FALSE(no_proxy_matches("other.org, example.net", "example.com", 443));
   CHECK(no_proxy_matches(" other.org , example.com ", "example.com", 443));
   CHECK(no_proxy_matches("127.0.0.1", "127.0.0.1", 80));
-  CHECK(no_proxy_matches("10.0.0.0/8", "10.1.2.3", 80));
-  CHECK_FALSE(no_proxy_matches("10.0.0.0/8", "11.1.2.3", 80));
-  CHECK(no_proxy_matches("fd00::/8", "fd12::1", 80));
+  CHECK(no_proxy_matches("127.0.0.0/8", "127.1.2.3", 80));
+  CHECK_FALSE(no_proxy_matches("127.0.0.0/16", "127.1.2.3", 80));
+  CHECK(no_proxy_matches("::/127", "::1", 80));
   CHECK(no_proxy_matches("::1", "::1", 80));
   CHECK(no_proxy_matches("[::1]:5000", "::1", 5000));
   CHECK_FALSE(no_proxy_matches("[::1]:5000", "::1", 5001));
   CHECK(no_proxy_matches("keystone:5000", "keystone", 5000));
   CHECK_FALSE(no_proxy_matches("keystone:5000", "keystone", 443));
   CHECK_FALSE(no_proxy_matches("", "keystone", 443));
-  CHECK_FALSE(no_proxy_matches("example.com", "10.0.0.1", 443));
+  CHECK_FALSE(no_proxy_matches("example.com", "127.0.0.1", 443));
 }
 
 TEST_CASE("https requests use https_proxy, http requests http_proxy, no_proxy bypasses", "[net]")
