@@ -17,25 +17,8 @@ bool is_blank(char c) noexcept
   return c == ' ' || c == '\t';
 }
 
-constexpr std::array<std::uint8_t, 256> make_token_table()
-{
-  std::array<std::uint8_t, 256> table{};
-  for (int c = 'A'; c <= 'Z'; ++c) {
-    table[static_cast<std::size_t>(c)] = 1;
-  }
-  for (int c = 'a'; c <= 'z'; ++c) {
-    table[static_cast<std::size_t>(c)] = 1;
-  }
-  for (int c = '0'; c <= '9'; ++c) {
-    table[static_cast<std::size_t>(c)] = 1;
-  }
-  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) {
-    table[static_cast<unsigned char>(c)] = 1;
-  }
-  return table;
-}
-
-constexpr std::array<std::uint8_t, 256> k_token = make_token_table();
+// RFC 9110 tchar: the bytes of a header field name.
+constexpr std::array<std::uint8_t, 256> k_token = alnum_and("!#$%&'*+-.^_`|~");
 
 // If `raw[i]` starts a line fold, returns the index of the last byte of the fold (the newline
 // and the blanks after it); otherwise returns i unchanged with `fold` false.

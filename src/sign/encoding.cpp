@@ -13,25 +13,7 @@ namespace {
 constexpr char k_hex_upper[] = "0123456789ABCDEF";
 
 // 1 for the RFC 3986 unreserved bytes, which UriEncode never escapes.
-constexpr std::array<std::uint8_t, 256> make_unreserved()
-{
-  std::array<std::uint8_t, 256> table{};
-  for (int c = 'A'; c <= 'Z'; ++c) {
-    table[static_cast<std::size_t>(c)] = 1;
-  }
-  for (int c = 'a'; c <= 'z'; ++c) {
-    table[static_cast<std::size_t>(c)] = 1;
-  }
-  for (int c = '0'; c <= '9'; ++c) {
-    table[static_cast<std::size_t>(c)] = 1;
-  }
-  for (const char c : {'-', '.', '_', '~'}) {
-    table[static_cast<unsigned char>(c)] = 1;
-  }
-  return table;
-}
-
-constexpr std::array<std::uint8_t, 256> k_unreserved = make_unreserved();
+constexpr std::array<std::uint8_t, 256> k_unreserved = alnum_and("-._~");
 
 int hex_value(char c) noexcept
 {

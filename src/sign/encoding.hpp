@@ -3,6 +3,8 @@
 // sent.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,5 +61,19 @@ std::string request_target(std::string_view path, std::span<const QueryParam> qu
 // The path to send for an S3 object key or any raw (decoded) path: uri_encode(raw, keep), so
 // "/bucket/a b/ü" becomes "/bucket/a%20b/%C3%BC". This is the encoding both signers expect.
 std::string encode_path(std::string_view raw_path);
+
+// A byte class as a lookup table: 1 for ASCII letters, digits and the bytes of `extra`.
+constexpr std::array<std::uint8_t, 256> alnum_and(std::string_view extra)
+{
+  std::array<std::uint8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    table[static_cast<std::size_t>(c)] = alnum ? 1 : 0;
+  }
+  for (const char c : extra) {
+    table[static_cast<unsigned char>(c)] = 1;
+  }
+  return table;
+}
 
 } // namespace credrotd::sign
