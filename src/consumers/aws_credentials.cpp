@@ -422,9 +422,7 @@ core::Result<Content> render(const Source& source, const Options& options,
   const Source written{source.name, out};
   auto check = parse(written);
   if (!check) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not parse (" + check.error().message +
-                                "); nothing written");
+    return text::unparsable_rewrite(source, check.error());
   }
   auto check_view = find_profile(written, *check, options);
   const bool key_ok = check_view && check_view->access != nullptr &&

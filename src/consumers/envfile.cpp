@@ -378,9 +378,7 @@ core::Result<Content> render(const Source& source, const Options& options,
   const Source written{source.name, out};
   auto check = parse(written);
   if (!check) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not parse (" + check.error().message +
-                                "); nothing written");
+    return text::unparsable_rewrite(source, check.error());
   }
   auto check_ours = find_ours(written, *check, options);
   if (!check_ours || check_ours->access == nullptr || check_ours->secret == nullptr ||

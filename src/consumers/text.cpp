@@ -72,6 +72,12 @@ core::Error file_error(const Source& source, core::Errc code, std::string_view w
   return core::make_error(code, std::move(message));
 }
 
+core::Error unparsable_rewrite(const Source& source, const core::Error& error)
+{
+  return file_error(source, core::Errc::internal,
+                    "the rewritten file would not parse (" + error.message + "); nothing written");
+}
+
 core::Status check_no_lone_cr(const Source& source)
 {
   for (std::size_t i = 0; i < source.text.size(); ++i) {

@@ -67,6 +67,9 @@ Position position_of(std::string_view text, std::size_t offset);
 core::Error parse_error(const Source& source, std::size_t offset, std::string_view what);
 // "name: what", for problems that concern the whole file.
 core::Error file_error(const Source& source, core::Errc code, std::string_view what);
+// A render() whose output its own parser refuses: a bug of ours (Errc::internal), reported
+// against the original file; nothing is written.
+core::Error unparsable_rewrite(const Source& source, const core::Error& error);
 
 // Refuses a CR that is not followed by LF: Python's universal newlines and systemd treat it
 // as a line break, our line model would not, so the two could disagree on what a line is.
