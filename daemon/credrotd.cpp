@@ -594,11 +594,7 @@ int Daemon::run()
     int status = exit_ok;
     asio::co_spawn(m_io, once_main(this, &status), [this, &status](std::exception_ptr e) {
       if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          m_logger.error(std::string("internal error: ") + ex.what());
-        }
+        m_logger.error("internal error: " + core::describe(e));
         status = exit_software;
         m_io.stop();
       }
@@ -616,11 +612,7 @@ int Daemon::run()
   m_engine->resume();
   asio::co_spawn(m_io, m_engine->run_scheduler(), [this](std::exception_ptr e) {
     if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        m_logger.error(std::string("scheduler stopped: ") + ex.what());
-      }
+      m_logger.error("scheduler stopped: " + core::describe(e));
       m_io.stop();
     }
   });

@@ -63,4 +63,15 @@ void throw_exception_from_error(const Error& error, const boost::source_location
   throw ErrorException(error);
 }
 
+std::string describe(const std::exception_ptr& e)
+{
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) { // NOLINT(bugprone-empty-catch): described as unknown
+  }
+  return "unknown exception";
+}
+
 } // namespace credrotd::core

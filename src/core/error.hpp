@@ -4,6 +4,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -66,6 +67,10 @@ private:
 
 // Found by ADL so that Result<T>::value() throws ErrorException.
 [[noreturn]] void throw_exception_from_error(const Error& error, const boost::source_location& loc);
+
+// what() of the exception `e` holds, or "unknown exception"; for coroutine completions that
+// report an exception that escaped.
+std::string describe(const std::exception_ptr& e);
 
 } // namespace credrotd::core
 

@@ -674,13 +674,7 @@ void Engine::start(std::shared_ptr<Run> run, bool fresh)
                    if (!e) {
                      return;
                    }
-                   std::string what = "unknown exception";
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     what = ex.what();
-                   } catch (...) {
-                   }
+                   const std::string what = core::describe(e);
                    m_observer.log(Severity::error, profile, id,
                                   "rotation stopped, it resumes on the next start: " + what);
                    m_running.erase(profile);

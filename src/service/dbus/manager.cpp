@@ -233,13 +233,7 @@ template <class... T> struct Finish {
     if (!e) {
       return;
     }
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      what = ex.what();
-    } catch (...) { // NOLINT(bugprone-empty-catch): described as unknown
-    }
+    const std::string what = core::describe(e);
     logger->error("D-Bus method failed: " + what);
     if (!reply->done()) {
       reply->error(sdbus::Error(error_name(core::Errc::internal), what));

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 using namespace credrotd::core;
 
 namespace {
@@ -60,4 +62,10 @@ TEST_CASE("only transient and timeout errors are worth retrying", "[core][error]
   CHECK_FALSE(is_transient(Errc::auth_rejected));
   CHECK_FALSE(is_transient(Errc::tls));
   CHECK(to_string(Errc::clock_skew) == "clock_skew");
+}
+
+TEST_CASE("describe() gives an escaped exception's what(), or says it is unknown", "[core][error]")
+{
+  CHECK(describe(std::make_exception_ptr(std::runtime_error("disk on fire"))) == "disk on fire");
+  CHECK(describe(std::make_exception_ptr(42)) == "unknown exception");
 }
