@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -208,31 +209,10 @@ void Rig::start_bus()
       type + R"(</type>
   <listen>)" +
       m_address + R"(</listen>
-  <auth>EXTERNAL</auth>
-  <!-- Debian's /usr/share/dbus-1/system.conf: deny by default -->
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
+  <!-- Debian's system.conf default policy: deny by default -->
+  <include>)" +
+      std::string(CREDROTD_SOURCE_DIR) +
+      R"(/tests/integration/service/system-bus-default-policy.conf</include>
   <!-- credrotd's policy, as installed in /usr/share/dbus-1/system.d -->
   <include>)" +
       std::string(CREDROTD_SOURCE_DIR) +
@@ -407,6 +387,19 @@ bool Rig::s3_accepts(const fs::path& s3cfg)
   return o.exit_code == 0;
 }
 
+namespace {
+
+void append_private(const std::string& path, const std::string& text)
+{
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  const auto written = ::write(fd, text.data(), text.size());
+  ::close(fd);
+  REQUIRE(written == static_cast<ssize_t>(text.size()));
+}
+
+} // namespace
+
 void Rig::check_no_secret()
 {
   for (const auto& profile : m_profiles) {
@@ -417,6 +410,25 @@ void Rig::check_no_secret()
   for (const auto& secret : m_secrets) {
     INFO("a secret from a consumer file appears in the captured output");
     CHECK(everything.find(secret) == std::string::npos);
+  }
+  // The suite-wide check (tests/integration/faults/scan_secrets.py, after every integration
+  // test) looks for these secrets in every other test's output, and for every other test's
+  // secrets in this one's: one file of each per process, 0600, in the directory the
+  // secrets/reset test empties at the start of a run (CREDROTD_SECRET_SCAN_DIR in
+  // tests/integration/CMakeLists.txt).
+  {
+    const fs::path dir = fs::path(CREDROTD_BINARY_DIR) / "secret-scan";
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::owner_all);
+    const std::string stem = (dir / ("integration_dbus-" + std::to_string(::getpid()))).string();
+    std::string secrets;
+    for (const auto& secret : m_secrets) {
+      secrets += json::serialize(json::value(secret)) + "\n";
+    }
+    json::object output{{"label", "integration_dbus transcript and daemon log"},
+                        {"text", everything}};
+    append_private(stem + ".secrets", secrets);
+    append_private(stem + ".outputs", json::serialize(output) + "\n");
   }
 }
 
