@@ -412,6 +412,22 @@ boost::json::value ok(const boost::json::value& result, const Generated& file)
   return result.at("ok");
 }
 
+// Checks that `before` names the file's old key and `after` the new one in the two fields,
+// then removes those fields from both, so that the caller can compare what is left.
+void check_key_swapped(boost::json::object& before, boost::json::object& after,
+                       const Generated& file, std::string_view access_field,
+                       std::string_view secret_field)
+{
+  CHECK(before.at(access_field).as_string() == file.old_access);
+  CHECK(before.at(secret_field).as_string() == file.old_secret);
+  CHECK(after.at(access_field).as_string() == k_generated_new_access);
+  CHECK(after.at(secret_field).as_string() == k_generated_new_secret);
+  for (auto* view : {&before, &after}) {
+    view->erase(access_field);
+    view->erase(secret_field);
+  }
+}
+
 } // namespace
 
 TEST_CASE("clients: botocore reads the old key before, the new key after, the rest unchanged",
@@ -435,14 +451,7 @@ TEST_CASE("clients: botocore reads the old key before, the new key after, the re
     auto a = ok(after[i], file).as_object();
     auto& bc = b.at("ceph").as_object();
     auto& ac = a.at("ceph").as_object();
-    CHECK(bc.at("aws_access_key_id").as_string() == file.old_access);
-    CHECK(bc.at("aws_secret_access_key").as_string() == file.old_secret);
-    CHECK(ac.at("aws_access_key_id").as_string() == k_generated_new_access);
-    CHECK(ac.at("aws_secret_access_key").as_string() == k_generated_new_secret);
-    for (auto* section : {&bc, &ac}) {
-      section->erase("aws_access_key_id");
-      section->erase("aws_secret_access_key");
-    }
+    check_key_swapped(bc, ac, file, "aws_access_key_id", "aws_secret_access_key");
     CHECK(boost::json::serialize(b) == boost::json::serialize(a));
   }
 }
@@ -465,14 +474,7 @@ TEST_CASE("clients: s3cmd reads the old key before, the new key after, the rest 
     const Generated& file = batch.files[i];
     auto b = ok(before[i], file).as_object();
     auto a = ok(after[i], file).as_object();
-    CHECK(b.at("access_key").as_string() == file.old_access);
-    CHECK(b.at("secret_key").as_string() == file.old_secret);
-    CHECK(a.at("access_key").as_string() == k_generated_new_access);
-    CHECK(a.at("secret_key").as_string() == k_generated_new_secret);
-    for (auto* view : {&b, &a}) {
-      view->erase("access_key");
-      view->erase("secret_key");
-    }
+    check_key_swapped(b, a, file, "access_key", "secret_key");
     CHECK(boost::json::serialize(b) == boost::json::serialize(a));
   }
 }
@@ -550,14 +552,7 @@ TEST_CASE("clients: rclone reads the old key before, the new key after, the rest
     auto a = dump(batch.after[i]);
     auto& bc = b.at("ceph").as_object();
     auto& ac = a.at("ceph").as_object();
-    CHECK(bc.at("access_key_id").as_string() == file.old_access);
-    CHECK(bc.at("secret_access_key").as_string() == file.old_secret);
-    CHECK(ac.at("access_key_id").as_string() == k_generated_new_access);
-    CHECK(ac.at("secret_access_key").as_string() == k_generated_new_secret);
-    for (auto* remote : {&bc, &ac}) {
-      remote->erase("access_key_id");
-      remote->erase("secret_access_key");
-    }
+    check_key_swapped(bc, ac, file, "access_key_id", "secret_access_key");
     CHECK(boost::json::serialize(b) == boost::json::serialize(a));
   }
 }
