@@ -126,25 +126,42 @@ TEST_CASE("crash: in place, a crash after the write leaves the new bytes over th
   CHECK(temp_files(dir.path()).empty());
 }
 
+// A home directory owned by nobody whose .s3cfg holds k_old, and a root-only file next to it;
+// at the writer's crash point `point`, .s3cfg is replaced by a link to that file, as a user
+// racing credrotd could do.
+struct LinkRace {
+  std::string home;
+  std::string victim;
+
+  LinkRace(const ScratchDir& dir, std::string_view point)
+      : home(dir / "home"), victim(dir / "shadow")
+  {
+    make_dir(home, 0700);
+    chown_path(home, nobody_uid(), nogroup_gid());
+    write_file(home + "/.s3cfg", k_old, 0600);
+    chown_path(home + "/.s3cfg", nobody_uid(), nogroup_gid());
+    write_file(victim, "root:secret\n", 0600);
+    g_hook = [this, point](std::string_view name) {
+      if (name == point) {
+        ::unlink((home + "/.s3cfg").c_str());
+        REQUIRE(::symlink(victim.c_str(), (home + "/.s3cfg").c_str()) == 0);
+        chown_path(home + "/.s3cfg", nobody_uid(), nogroup_gid());
+      }
+    };
+  }
+  LinkRace(const LinkRace&) = delete;
+  LinkRace& operator=(const LinkRace&) = delete;
+  ~LinkRace() { g_hook = nullptr; }
+};
+
 TEST_CASE("attack: a link swapped in after the check is replaced, not followed",
           "[consumers][crash][attack]")
 {
   require_root();
   ScratchDir dir;
-  const std::string home = dir / "home";
-  make_dir(home, 0700);
-  chown_path(home, nobody_uid(), nogroup_gid());
-  write_file(home + "/.s3cfg", k_old, 0600);
-  chown_path(home + "/.s3cfg", nobody_uid(), nogroup_gid());
-  const std::string victim = dir / "shadow";
-  write_file(victim, "root:secret\n", 0600);
-  g_hook = [&](std::string_view name) {
-    if (name == k_crash_checked) {
-      ::unlink((home + "/.s3cfg").c_str());
-      REQUIRE(::symlink(victim.c_str(), (home + "/.s3cfg").c_str()) == 0);
-      chown_path(home + "/.s3cfg", nobody_uid(), nogroup_gid());
-    }
-  };
+  const LinkRace race(dir, k_crash_checked);
+  const std::string& home = race.home;
+  const std::string& victim = race.victim;
   const auto report = apply(s3cfg(home + "/.s3cfg"), k_a, Secret(k_s));
   g_hook = nullptr;
   REQUIRE(report);
@@ -160,20 +177,9 @@ TEST_CASE("attack: a file swapped for a link while it is rewritten is detected",
 {
   require_root();
   ScratchDir dir;
-  const std::string home = dir / "home";
-  make_dir(home, 0700);
-  chown_path(home, nobody_uid(), nogroup_gid());
-  write_file(home + "/.s3cfg", k_old, 0600);
-  chown_path(home + "/.s3cfg", nobody_uid(), nogroup_gid());
-  const std::string victim = dir / "shadow";
-  write_file(victim, "root:secret\n", 0600);
-  g_hook = [&](std::string_view name) {
-    if (name == k_crash_temp_synced) {
-      ::unlink((home + "/.s3cfg").c_str());
-      REQUIRE(::symlink(victim.c_str(), (home + "/.s3cfg").c_str()) == 0);
-      chown_path(home + "/.s3cfg", nobody_uid(), nogroup_gid());
-    }
-  };
+  const LinkRace race(dir, k_crash_temp_synced);
+  const std::string& home = race.home;
+  const std::string& victim = race.victim;
   const auto report = apply(s3cfg(home + "/.s3cfg"), k_a, Secret(k_s));
   g_hook = nullptr;
   REQUIRE_FALSE(report);
