@@ -63,6 +63,15 @@ class Scenario:
         check(not db_rows(self.state, "SELECT id FROM rotations WHERE outcome = 'running'"),
               "no rotation is left running")
         check(self.files.stray_files() == [], "no temp file is left")
+        held = set(self.files.keys().values())
+        check(len(held) == 1, f"every consumer file holds the same key: {sorted(a for a, _ in held)}")
+        access, secret = next(iter(held))
+        check(s3_accepts(self.st, access, secret), "S3 accepts the key the files hold")
+        accounted = {access} | {row[0] for row in db_rows(
+            self.state, "SELECT access FROM keys WHERE state <> 'retired'")}
+        check(self.keystone_keys() <= accounted,
+              f"Keystone holds only keys the state accounts for: "
+              f"{sorted(self.keystone_keys() - accounted)} are not")
         scan_for_secrets([self.state / "state.db", self.state / "state.db-wal"])
 
 

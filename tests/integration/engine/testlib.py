@@ -503,12 +503,15 @@ class KeystoneProxy:
         tmp.replace(self.rules_file)
 
     def events(self):
-        """The proxy's record so far (secrets are added to SECRETS and left out)."""
+        """The proxy's record so far (secrets are added to SECRETS, counted in
+        self.secrets_seen, and left out)."""
         out = []
+        self.secrets_seen = set()
         for line in self.record_file.read_text().splitlines():
             event = json.loads(line)
             if event.get("event") == "secret":
                 SECRETS.add(event["value"])
+                self.secrets_seen.add(event["value"])
             else:
                 out.append(event)
         return out

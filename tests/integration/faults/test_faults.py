@@ -208,6 +208,8 @@ def admin_never_deletes_another_users_key(st):
         check(outcome == "succeeded" and theirs in note and "unsafe" in note,
               f"the rotation says it kept that key, and why: {outcome}: {note}")
         new_access = files.keys()["s3cmd"][0]
+        check(all(access != theirs for access, _ in files.keys().values()),
+              "the bystander's key was not used: no file names it")
         check(s3_accepts(st, *files.keys()["s3cmd"]), "the admin's new key works")
         adm.delete(new_access)
         scan_for_secrets([state / "state.db", state / "state.db-wal"])
@@ -326,9 +328,10 @@ def consumer_fault(st, name, prepare, run_prefix, words):
               f"{name}: the three files written before were restored: {writes}")
         s.unchanged(name)
         s.files_hold_old_key()
+        s.done()  # while the s3fs file is still there to be read
     finally:
         mount.unmount()
-    s.finish()
+    s.work.cleanup()
     return error
 
 
