@@ -18,6 +18,10 @@ packages=(
   python3-keystonemiddleware python3-openstackclient python3-botocore python3-boto3 python3-prometheus-client
   s3cmd awscli rclone s3fs
   openssl sqlite3 attr curl procps iproute2 util-linux e2fsprogs
+  # fault tests: a daemon whose clock runs fast (integration/faults/tls preloads libfaketimeMT)
+  libfaketime
+  # the system tier: a Debian 12 root booted with systemd as PID 1 in a container
+  debootstrap systemd-container
 )
 
 missing=()
