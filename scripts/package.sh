@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the Debian package and proves it, as root on a Debian 12 machine where credrotd is not
-# installed: a clean Release build without tests or fault injection, `cpack -G DEB`, checks of
+# installed: a clean Release build without tests or fault injection and `cpack -G DEB`
+# (scripts/build-deb.sh --clean), checks of
 # the .deb (control fields, contents), `apt-get install ./credrotd_*.deb`, then checks from the
 # installed paths (programs, man pages, units, completion, user, permissions, catalog, the
 # installed daemon on a private bus under the installed bus policy, dpkg -L, lintian), and
@@ -46,29 +47,12 @@ getent passwd credrotd >/dev/null && user_existed=yes
 group_existed=no
 getent group credrotd >/dev/null && group_existed=yes
 
-step "configuring a clean Release build (no tests, no fault injection, Debian's build flags)"
-rm -rf "$build"
-# Debian's flags with every hardening feature (-O2, -fstack-protector-strong, _FORTIFY_SOURCE=2,
-# -z relro, -z now), as dpkg-buildpackage would pass them. They replace Release's -O3 (at -O3,
-# g++ 12 reports a false -Wrestrict in std::string concatenation, which -Werror turns into a
-# failure). -g is dropped: the package's binaries are stripped.
-export DEB_BUILD_MAINT_OPTIONS=hardening=+all
-CXXFLAGS="$(cd "$root" && dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
-CXXFLAGS=${CXXFLAGS/-g /}
-LDFLAGS=$(dpkg-buildflags --get LDFLAGS)
-export CXXFLAGS LDFLAGS
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG \
-  -DCMAKE_INSTALL_PREFIX=/usr \
-  -DCREDROTD_WERROR=ON -DCREDROTD_FAULT_INJECTION=OFF -DCREDROTD_TESTS=OFF \
-  -DCREDROTD_INTEGRATION_TESTS=OFF >/dev/null
-step "building"
-cmake --build "$build" -j "$jobs"
-
-step "cpack -G DEB"
-(cd "$build" && cpack -G DEB >/dev/null)
+step "building the package (scripts/build-deb.sh --clean: a clean Release build, cpack -G DEB)"
+deb=$(CREDROTD_BUILD_DIR=${CREDROTD_BUILD_DIR:-$root/build} CREDROTD_JOBS=$jobs \
+  "$root/scripts/build-deb.sh" --clean) || fail "scripts/build-deb.sh"
+[[ -f $deb ]] || fail "scripts/build-deb.sh printed no package: $deb"
 version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
-deb=$(ls "$build"/credrotd_"$version"_*.deb)
-[[ -f $deb ]] || fail "no package credrotd_${version}_*.deb in $build"
+[[ $(basename "$deb") == credrotd_"$version"_*.deb ]] || fail "$deb is not credrotd_${version}_*.deb"
 echo "$deb ($(stat -c %s "$deb") bytes)"
 
 # What the package must hold, and nothing else (directories follow from the files).
