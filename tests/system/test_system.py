@@ -68,10 +68,15 @@ def rotate_wait(c, profile, user=None, expect=0):
                         expect=expect)
 
 
-def wait_idle(c, profile, timeout=90):
+def wait_idle(c, profile, timeout=90, after=None):
+    """The profile's status once no rotation runs and its last one is newer than `after` (a
+    rotation id; None: any rotation at all, e.g. the first one, due at start)."""
     def idle():
         p = c.profile(profile)
-        return p if not p.get("running_phase") else None
+        last = p.get("last_rotation")
+        if p.get("running_phase") or last is None or (after is not None and last <= after):
+            return None
+        return p
     return c.wait_for(idle, timeout, f"profile {profile} to finish rotating")
 
 
@@ -145,7 +150,7 @@ def scenario_service(workdir):
         rotation = p["running_rotation"]
         c.systemctl("restart", "credrotd")
         c.wait_active()
-        p = wait_idle(c, "two")
+        p = wait_idle(c, "two", after=rotation - 1)
         check(p.get("last_outcome") == "succeeded", f"the resumed rotation: {p}")
         check(p.get("last_rotation") == rotation,
               f"rotation {p.get('last_rotation')} ran instead of {rotation} resuming")
@@ -176,8 +181,127 @@ def scenario_service(workdir):
         scan(c)
 
 
+# --- b. files in users' homes and system paths, commands as their user ---
+
+def rclone_text(cloud, access, secret):
+    return ("# bob's remotes\n[s3]\ntype = s3\nprovider = Other\n"
+            f"access_key_id = {access}\nsecret_access_key = {secret}\n"
+            f"endpoint = {cloud.s3_url()}\n\n[local]\ntype = local\n")
+
+
+def aws_text(access, secret):
+    return (f"[default]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n\n"
+            "[other]\naws_access_key_id = AKIAUNRELATED\n")
+
+
+def env_text(access, secret):
+    return f"# app\nAWS_ACCESS_KEY_ID={access}\nAWS_SECRET_ACCESS_KEY={secret}\nOTHER=1\n"
+
+
+def file_facts(c, path):
+    """Owner, group, mode and the full ACL of a file (getfacl, with the file name left out)."""
+    stat = c.run(["stat", "-c", "%U:%G %a", path], record=False).out
+    acl = c.run(["getfacl", "--omit-header", "--absolute-names", path], record=False).out
+    return f"{stat} | {' '.join(acl.split())}"
+
+
+def parse_status(text):
+    out = {}
+    for line in text.splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k] = v.split()
+    return out
+
+
+def scenario_files(workdir):
+    cloud = Cloud(workdir, "sys-files")
+    with Container("files") as c:
+        c.run(["groupadd", "staff2"])
+        c.add_user("carol")
+        c.add_user("alice", groups=("users", "staff2"))
+        c.add_user("bob")
+        access, secret = cloud.new_key()
+        files = {
+            "/home/alice/.s3cfg": ("alice", "alice", "0600", s3cmd_text(cloud, access, secret)),
+            "/root/.aws/credentials": ("root", "root", "0600", aws_text(access, secret)),
+            "/home/bob/.config/rclone/rclone.conf":
+                ("bob", "bob", "0600", rclone_text(cloud, access, secret)),
+            "/etc/s3/app.env": ("root", "staff2", "0640", env_text(access, secret)),
+        }
+        c.run(["install", "-d", "-o", "bob", "-g", "bob", "-m", "0700", "/home/bob/.config",
+               "/home/bob/.config/rclone"])
+        c.run(["install", "-d", "-m", "0700", "/root/.aws"])
+        c.run(["install", "-d", "-m", "0755", "/etc/s3"])
+        for path, (owner, group, mode, text) in files.items():
+            c.write(path, text, owner=owner, group=group, mode=mode)
+        c.run(["setfacl", "-m", "u:carol:r", "/home/alice/.s3cfg"])
+        c.run(["setfacl", "-m", "u:bob:r,g:alice:r", "/etc/s3/app.env"])
+        before = {path: file_facts(c, path) for path in files}
+        say("before: " + "; ".join(f"{p}: {f}" for p, f in before.items()))
+
+        status_file = "/home/alice/check.status"
+        consumers = [
+            {"type": "s3cmd", "path": "/home/alice/.s3cfg", "user": "alice",
+             "check": ["/bin/sh", "-c",
+                       f"cat /proc/self/status > {status_file}; id > /home/alice/check.id"]},
+            {"type": "aws-credentials", "path": "/root/.aws/credentials", "profile": "default"},
+            {"type": "rclone", "path": "/home/bob/.config/rclone/rclone.conf", "remote": "s3",
+             "user": "bob", "check": ["/bin/true"]},
+            {"type": "envfile", "path": "/etc/s3/app.env"},
+        ]
+        setup_daemon(c, cloud, profile_toml("homes", cloud, consumers), dropins={
+            "paths": "[Service]\nReadWritePaths=/home/alice /home/bob/.config/rclone "
+                     "/root/.aws /etc/s3\n"})
+        c.systemctl("enable", "--now", "credrotd")
+        p = wait_idle(c, "homes")
+        check(p.get("last_outcome") == "succeeded",
+              f"the rotation of the four files: {p}\n{c.unit_log()}")
+        rotate_wait(c, "homes")
+
+        keys = {
+            "/home/alice/.s3cfg": ini_key(c.read("/home/alice/.s3cfg"), "default",
+                                          "access_key", "secret_key"),
+            "/root/.aws/credentials": ini_key(c.read("/root/.aws/credentials"), "default",
+                                              "aws_access_key_id", "aws_secret_access_key"),
+            "/home/bob/.config/rclone/rclone.conf": ini_key(
+                c.read("/home/bob/.config/rclone/rclone.conf"), "s3", "access_key_id",
+                "secret_access_key"),
+            "/etc/s3/app.env": env_key(c.read("/etc/s3/app.env")),
+        }
+        check(len(set(keys.values())) == 1, "the four files do not hold one key: " +
+              ", ".join(f"{p}: {k[0]}" for p, k in keys.items()))
+        new_access, new_secret = next(iter(keys.values()))
+        check(new_access != access, "the files still hold the hand-made key")
+        check(cloud.s3_accepts(new_access, new_secret), "S3 refuses the files' key")
+        check(access not in cloud.keys(), "the hand-made key was not deleted")
+        check("AKIAUNRELATED" in c.read("/root/.aws/credentials"), "[other] was not kept")
+        check("[local]" in c.read("/home/bob/.config/rclone/rclone.conf"), "[local] was lost")
+        for path in files:
+            after = file_facts(c, path)
+            check(after == before[path], f"{path}: owner, mode or ACL changed: {before[path]} -> "
+                                         f"{after}")
+        say("owners, modes and ACLs kept: " + "; ".join(before.values()))
+
+        say("alice's check ran as alice, with her groups, no capability, no_new_privs")
+        st = parse_status(c.read(status_file))
+        uid, gid = str(c.uid_of("alice")), c.gid_of("alice")
+        groups = sorted(c.run(["id", "-G", "alice"], record=False).out.split())
+        check(st["Uid"] == [uid] * 4, f"the check's Uid: {st['Uid']}, alice is {uid}")
+        check(st["Gid"] == [gid] * 4, f"the check's Gid: {st['Gid']}, alice's group is {gid}")
+        check(sorted(st["Groups"]) == groups, f"the check's Groups: {st['Groups']} != {groups}")
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            check(st[cap] == ["0000000000000000"], f"the check's {cap}: {st[cap]}")
+        check(st["NoNewPrivs"] == ["1"], f"the check's NoNewPrivs: {st['NoNewPrivs']}")
+        check(file_facts(c, status_file).startswith("alice:alice "),
+              f"the check's output file: {file_facts(c, status_file)}")
+        say(f"check: {c.read('/home/alice/check.id').strip()}")
+        scan(c)
+
+
 SCENARIOS = {
     "service": scenario_service,
+    "files": scenario_files,
 }
 
 
