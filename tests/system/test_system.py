@@ -299,9 +299,69 @@ def scenario_files(workdir):
         scan(c)
 
 
+# --- c. the real system bus ---
+
+def simple_profile(c, cloud, name, extra=""):
+    """A profile with one s3cmd file in /srv/s3 holding a hand-made key; returns its TOML."""
+    access, secret = cloud.new_key()
+    c.run(["install", "-d", "-m", "0700", "/srv/s3"])
+    c.write(f"/srv/s3/{name}.s3cfg", s3cmd_text(cloud, access, secret), mode="0600")
+    return profile_toml(name, cloud, [{"type": "s3cmd", "path": f"/srv/s3/{name}.s3cfg"}],
+                        extra=extra)
+
+
+PATHS_DROPIN = {"paths": "[Service]\nReadWritePaths=/srv/s3\n"}
+
+
+def scenario_bus(workdir):
+    cloud = Cloud(workdir, "sys-bus")
+    with Container("bus") as c:
+        setup_daemon(c, cloud, simple_profile(c, cloud, "bus"), dropins=PATHS_DROPIN)
+        c.add_user("dave")
+        c.run(["usermod", "-a", "-G", "credrotd", "dave"])
+        c.add_user("eve")
+        c.systemctl("enable", "--now", "credrotd")
+        wait_idle(c, "bus")
+
+        out = c.run(["busctl", "introspect", "--no-pager", "io.github.credrotd",
+                     "/io/github/credrotd"]).stdout
+        for member in ("io.github.credrotd.Manager1", ".Rotate", ".ListProfiles", ".Reload",
+                       ".NextDue"):
+            check(member in out, f"busctl introspect lacks {member}:\n{out}")
+        say("busctl introspect io.github.credrotd /io/github/credrotd: Manager1 is there")
+
+        for user in (None, "dave"):
+            who = user or "root"
+            last = c.profile("bus")["last_rotation"]
+            out = c.credrotctl("status", user=user).stdout
+            check("bus" in out, f"credrotctl status as {who}:\n{out}")
+            rotate_wait(c, "bus", user=user)
+            p = c.profile("bus", user=user)
+            check(p["last_rotation"] > last and p["last_outcome"] == "succeeded",
+                  f"credrotctl rotate --wait as {who}: {p}")
+            say(f"credrotctl status and rotate --wait as {who} (groups: "
+                f"{c.run(['id', '-Gn', who], record=False).out})")
+        for args in (("status",), ("rotate", "bus"), ("history", "bus")):
+            c.credrotctl(*args, user="eve", expect=4)
+        say("credrotctl as eve (no group credrotd): exit status 4")
+
+        say("bus activation: a call to io.github.credrotd starts credrotd.service")
+        c.systemctl("stop", "credrotd")
+        check(c.show("credrotd.service", "ActiveState") == "inactive", "credrotd did not stop")
+        c.run(["busctl", "call", "--timeout=60", "io.github.credrotd", "/io/github/credrotd",
+               "org.freedesktop.DBus.Peer", "Ping"])
+        c.wait_active()
+        log = c.run(["journalctl", "-b", "--no-pager", "-u", "dbus.service"]).stdout
+        check("Activating via systemd: service name='io.github.credrotd'" in log,
+              f"dbus-daemon did not log the activation:\n{log[-3000:]}")
+        c.credrotctl("status")
+        scan(c)
+
+
 SCENARIOS = {
     "service": scenario_service,
     "files": scenario_files,
+    "bus": scenario_bus,
 }
 
 
