@@ -358,10 +358,76 @@ def scenario_bus(workdir):
         scan(c)
 
 
+# --- d. a consumer's own service, try-restarted through systemd ---
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def consumer_unit(cloud):
+    """A oneshot service that lists the buckets with the key of its EnvironmentFile=: curl
+    signs with SigV4 and reads the key from a config file on its stdin (-K -), never argv.
+    `$$` keeps systemd from substituting the variables into the command line; the shell's
+    printf is a builtin, so the secret is in no process's argv either."""
+    return f"""[Unit]
+Description=an S3 consumer of the system tier
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+EnvironmentFile=/etc/s3/consumer.env
+ExecStart=/bin/sh -ec 'printf "user = \\"%%s:%%s\\"\\n" "$$AWS_ACCESS_KEY_ID" "$$AWS_SECRET_ACCESS_KEY" | /usr/bin/curl -sS --fail -K - --aws-sigv4 aws:amz:us-east-1:s3 -H "x-amz-content-sha256: {EMPTY_SHA256}" -o /dev/null {cloud.s3_url()}/; echo "$$AWS_ACCESS_KEY_ID" > /run/s3-consumer.used'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def scenario_reload_units(workdir):
+    cloud = Cloud(workdir, "sys-units")
+    with Container("reload-units") as c:
+        access, secret = cloud.new_key()
+        c.run(["install", "-d", "-m", "0755", "/etc/s3"])
+        c.write("/etc/s3/consumer.env", env_text(access, secret), mode="0600")
+        c.write("/etc/systemd/system/s3-consumer.service", consumer_unit(cloud))
+        c.systemctl("daemon-reload")
+        c.systemctl("enable", "--now", "s3-consumer.service")
+        check(c.read("/run/s3-consumer.used").strip() == access,
+              "the consumer did not run with the hand-made key")
+        first = c.show("s3-consumer.service", "InvocationID")
+        # The real polkitd answers systemd's authorization questions (root needs no rule).
+        c.systemctl("start", "polkit.service")
+        check(c.show("polkit.service", "ActiveState") == "active", "polkitd is not running")
+
+        consumers = [{"type": "envfile", "path": "/etc/s3/consumer.env",
+                      "reload": ["s3-consumer.service"], "reload_action": "try-restart"}]
+        setup_daemon(c, cloud, profile_toml("units", cloud, consumers),
+                     dropins={"paths": "[Service]\nReadWritePaths=/etc/s3\n"})
+        c.systemctl("enable", "--now", "credrotd")
+        p = wait_idle(c, "units")
+        check(p["last_outcome"] == "succeeded", f"the rotation: {p}\n{c.unit_log()}")
+        new_access, new_secret = env_key(c.read("/etc/s3/consumer.env"))
+        check(new_access != access, "the env file still holds the hand-made key")
+        check(c.show("s3-consumer.service", "InvocationID") != first,
+              "credrotd did not restart s3-consumer.service")
+        check(c.show("s3-consumer.service", "ActiveState") == "active" and
+              c.show("s3-consumer.service", "ExecMainStatus") == "0",
+              f"s3-consumer.service failed after the restart:\n{c.unit_log('s3-consumer.service')}")
+        check(c.read("/run/s3-consumer.used").strip() == new_access,
+              "the restarted consumer did not use the new key")
+        check(access not in cloud.keys(), "the hand-made key was not deleted")
+        log = c.unit_log("s3-consumer.service")
+        check(log.count("Finished s3-consumer.service") >= 2 or
+              log.count("Starting s3-consumer.service") >= 2,
+              f"the consumer's journal shows no second run:\n{log}")
+        say(f"s3-consumer.service try-restarted by credrotd; S3 accepted its new key {new_access}")
+        scan(c)
+
+
 SCENARIOS = {
     "service": scenario_service,
     "files": scenario_files,
     "bus": scenario_bus,
+    "reload-units": scenario_reload_units,
 }
 
 
