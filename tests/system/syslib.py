@@ -393,11 +393,13 @@ class Cloud:
         return testlib.s3_accepts(self.st, access, secret)
 
 
-def profile_toml(name, cloud, consumers, extra="", clouds_file="/etc/credrotd/clouds.yaml"):
-    """A [profile.NAME] section with its consumers (a list of dicts rendered as TOML)."""
-    out = [f'[profile.{name}]', f'cloud = "{cloud.user.cloud}"',
-           f's3_endpoint = "{cloud.s3_url()}"', 'grace = "2s"', 'interval = "30d"',
-           'jitter = "0s"', 'verify_timeout = "60s"']
+def profile_toml(name, cloud, consumers, extra="", **settings):
+    """A [profile.NAME] section with its consumers (a list of dicts rendered as TOML).
+    `settings` override the defaults below (grace, interval, verify_timeout, s3_endpoint...)."""
+    values = {"cloud": cloud.user.cloud, "s3_endpoint": cloud.s3_url(), "grace": "2s",
+              "interval": "30d", "jitter": "0s", "verify_timeout": "60s"}
+    values.update(settings)
+    out = [f'[profile.{name}]'] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
     if extra:
         out.append(extra)
     out.append("")

@@ -59,6 +59,14 @@ def setup_daemon(c, cloud, profiles="", dropins=None):
         c.systemctl("daemon-reload")
 
 
+def start_daemon(c):
+    """systemctl enable --now credrotd; on failure, the unit's journal tells why."""
+    r = c.systemctl("enable", "--now", "credrotd", expect=None)
+    if r.returncode != 0:
+        fail(f"systemctl enable --now credrotd exited {r.returncode}:\n{r.stderr}\n"
+             f"{c.unit_log()}")
+
+
 def status_text(c):
     return c.show("credrotd.service", "StatusText")
 
@@ -97,7 +105,7 @@ def scenario_service(workdir):
             "fast": "[Service]\nWatchdogSec=4s\nRestartSec=1s\n"})
 
         say("systemctl enable --now credrotd")
-        c.systemctl("enable", "--now", "credrotd")
+        start_daemon(c)
         check(c.show("credrotd.service", "Type") == "notify", "the unit is not Type=notify")
         check(c.show("credrotd.service", "ActiveState") == "active",
               f"credrotd is not active after enable --now:\n{c.unit_log()}")
@@ -134,8 +142,8 @@ def scenario_service(workdir):
 
         say("systemctl reload picks up a profile added in credrotd.d/")
         pid = c.show("credrotd.service", "MainPID")
-        two = profile_toml("two", cloud, [{"type": "s3cmd", "path": "/srv/s3/two.s3cfg"}])
-        two = two.replace('grace = "2s"', 'grace = "20s"')
+        two = profile_toml("two", cloud, [{"type": "s3cmd", "path": "/srv/s3/two.s3cfg"}],
+                           grace="20s")
         c.write("/etc/credrotd/credrotd.d/two.toml", two, group="credrotd", mode="0640")
         c.systemctl("reload", "credrotd")
         check(c.show("credrotd.service", "MainPID") == pid, "reload restarted the daemon")
@@ -253,7 +261,7 @@ def scenario_files(workdir):
         setup_daemon(c, cloud, profile_toml("homes", cloud, consumers), dropins={
             "paths": "[Service]\nReadWritePaths=/home/alice /home/bob/.config/rclone "
                      "/root/.aws /etc/s3\n"})
-        c.systemctl("enable", "--now", "credrotd")
+        start_daemon(c)
         p = wait_idle(c, "homes")
         check(p.get("last_outcome") == "succeeded",
               f"the rotation of the four files: {p}\n{c.unit_log()}")
@@ -301,13 +309,13 @@ def scenario_files(workdir):
 
 # --- c. the real system bus ---
 
-def simple_profile(c, cloud, name, extra=""):
+def simple_profile(c, cloud, name, **settings):
     """A profile with one s3cmd file in /srv/s3 holding a hand-made key; returns its TOML."""
     access, secret = cloud.new_key()
     c.run(["install", "-d", "-m", "0700", "/srv/s3"])
     c.write(f"/srv/s3/{name}.s3cfg", s3cmd_text(cloud, access, secret), mode="0600")
     return profile_toml(name, cloud, [{"type": "s3cmd", "path": f"/srv/s3/{name}.s3cfg"}],
-                        extra=extra)
+                        **settings)
 
 
 PATHS_DROPIN = {"paths": "[Service]\nReadWritePaths=/srv/s3\n"}
@@ -320,7 +328,7 @@ def scenario_bus(workdir):
         c.add_user("dave")
         c.run(["usermod", "-a", "-G", "credrotd", "dave"])
         c.add_user("eve")
-        c.systemctl("enable", "--now", "credrotd")
+        start_daemon(c)
         wait_idle(c, "bus")
 
         out = c.run(["busctl", "introspect", "--no-pager", "io.github.credrotd",
@@ -402,7 +410,7 @@ def scenario_reload_units(workdir):
                       "reload": ["s3-consumer.service"], "reload_action": "try-restart"}]
         setup_daemon(c, cloud, profile_toml("units", cloud, consumers),
                      dropins={"paths": "[Service]\nReadWritePaths=/etc/s3\n"})
-        c.systemctl("enable", "--now", "credrotd")
+        start_daemon(c)
         p = wait_idle(c, "units")
         check(p["last_outcome"] == "succeeded", f"the rotation: {p}\n{c.unit_log()}")
         new_access, new_secret = env_key(c.read("/etc/s3/consumer.env"))
@@ -423,11 +431,114 @@ def scenario_reload_units(workdir):
         scan(c)
 
 
+# --- e. journald: structured fields, the catalog, no secret anywhere ---
+
+# MESSAGE_ID of each event kind (systemd/credrotd.catalog, src/service/log.cpp) and the
+# CREDROTD_* fields its entries carry.
+KINDS = {
+    "rotation_started": ("3c15719645044dbeb540056719e6565f", ("PROFILE", "ROTATION", "PHASE")),
+    "rotation_succeeded": ("083833f2987d4ee3ba55e9d86b46a2db",
+                           ("PROFILE", "ROTATION", "PHASE", "ACCESS_ID")),
+    "rotation_failed": ("5a28b33024a345d5814efd35154f9013", ("PROFILE", "ROTATION", "PHASE")),
+    "rotation_rolled_back": ("e653b11feca14225b1d47620659e6d46",
+                             ("PROFILE", "ROTATION", "PHASE")),
+    "key_deleted": ("f3b43076b87a43cbb890691a0017a887", ("PROFILE", "ROTATION", "ACCESS_ID")),
+    "verification_failed": ("413561c494d942f3b022b214340c7ee7",
+                            ("PROFILE", "ROTATION", "PHASE")),
+    "config_error": ("06557d0743344db69c30b0742cb43029", ()),
+    "daemon_ready": ("7ea8da8ff3f445cba960f4feee592276", ()),
+    "daemon_reloaded": ("338d790eb9204747b1f927905eb0e5d6", ()),
+}
+# What `journalctl -x` must show from the installed catalog, one line per kind.
+CATALOG_TEXT = {
+    "rotation_started": "credrotd started rotating the EC2/S3 key of profile",
+    "rotation_succeeded": "which the S3 endpoint accepted",
+    "rotation_failed": "The rotation stopped without completing",
+    "rotation_rolled_back": "The new key did not work",
+    "key_deleted": "was deleted from Keystone after no consumer file named it",
+    "verification_failed": "A check with the new key did not pass",
+    "config_error": "The configuration could not be loaded",
+    "daemon_ready": "credrotd loaded its configuration and state",
+    "daemon_reloaded": "The configuration was read again",
+}
+
+
+def scenario_journal(workdir):
+    cloud = Cloud(workdir, "sys-journal")
+    # Every EC2 secret that crosses Keystone's API joins SECRETS through this proxy, also
+    # those of keys credrotd makes and deletes unseen (the rolled back and failed rotations).
+    proxy = syslib.testlib.KeystoneProxy(cloud.st, workdir)
+    cloud.user.write_clouds(proxy.keystone_url)
+    try:
+        with Container("journal") as c:
+            ok = simple_profile(c, cloud, "ok")
+            # A check that always fails: the new key is rolled back.
+            rb_access, rb_secret = cloud.new_key()
+            c.write("/srv/s3/rb.s3cfg", s3cmd_text(cloud, rb_access, rb_secret), mode="0600")
+            rb = profile_toml("rb", cloud, [{"type": "s3cmd", "path": "/srv/s3/rb.s3cfg",
+                                             "check": ["/bin/false"]}],
+                              verify_timeout="3s")
+            # An S3 endpoint nobody listens on: verification fails, the rotation fails.
+            fl = simple_profile(c, cloud, "fl", verify_timeout="3s",
+                                s3_endpoint="http://127.0.0.1:9")
+            setup_daemon(c, cloud, ok + rb + fl, dropins=PATHS_DROPIN)
+            start_daemon(c)
+            for name in ("ok", "rb", "fl"):
+                p = wait_idle(c, name)
+                say(f"profile {name}: {p['last_outcome']}")
+            check(c.profile("ok")["last_outcome"] == "succeeded", "profile ok did not succeed")
+            check(c.profile("rb")["last_outcome"] == "rolled_back",
+                  f"profile rb was not rolled back: {c.profile('rb')}")
+            check(c.profile("fl")["last_outcome"] == "failed",
+                  f"profile fl did not fail: {c.profile('fl')}")
+            c.systemctl("reload", "credrotd")
+            c.write("/etc/credrotd/credrotd.d/broken.toml", "[profile.broken\n",
+                    group="credrotd", mode="0640")
+            c.systemctl("reload", "credrotd", expect=None)
+            check(c.show("credrotd.service", "ActiveState") == "active",
+                  "a broken configuration on reload stopped the daemon")
+            c.run(["rm", "/etc/credrotd/credrotd.d/broken.toml"])
+            cloud.keys()
+
+            entries = [json.loads(line) for line in c.run(
+                ["journalctl", "-b", "-u", "credrotd", "-o", "json", "--no-pager"],
+                label="journalctl -u credrotd -o json").stdout.splitlines() if line.strip()]
+            by_id = {}
+            for e in entries:
+                if "MESSAGE_ID" in e:
+                    by_id.setdefault(e["MESSAGE_ID"], []).append(e)
+            for kind, (mid, fields) in KINDS.items():
+                found = by_id.get(mid, [])
+                check(found, f"no journal entry of kind {kind} (MESSAGE_ID={mid})")
+                for e in found:
+                    check(str(e.get("PRIORITY", "")).isdigit() and 0 <= int(e["PRIORITY"]) <= 7,
+                          f"{kind}: PRIORITY {e.get('PRIORITY')!r}")
+                    for f in fields:
+                        check(e.get("CREDROTD_" + f), f"{kind}: no CREDROTD_{f} in {e}")
+                say(f"{kind}: {len(found)} entr{'y' if len(found) == 1 else 'ies'}, PRIORITY "
+                    f"{sorted({e['PRIORITY'] for e in found})}, fields "
+                    f"{sorted(k for k in found[0] if k.startswith('CREDROTD_'))}")
+            check(all(int(e["PRIORITY"]) <= 3 for e in by_id[KINDS["config_error"][0]]),
+                  "a configuration error is logged below LOG_ERR")
+
+            out = c.run(["journalctl", "-b", "-u", "credrotd", "-x", "--no-pager"],
+                        label="journalctl -x -u credrotd").stdout
+            for kind, text in CATALOG_TEXT.items():
+                check(text in " ".join(out.split()),
+                      f"journalctl -x does not show the catalog's text for {kind}: {text!r}")
+            say("journalctl -x shows the installed catalog's text for every kind")
+            proxy.events()
+            scan(c)
+    finally:
+        proxy.stop()
+
+
 SCENARIOS = {
     "service": scenario_service,
     "files": scenario_files,
     "bus": scenario_bus,
     "reload-units": scenario_reload_units,
+    "journal": scenario_journal,
 }
 
 
