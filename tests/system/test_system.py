@@ -533,12 +533,111 @@ def scenario_journal(workdir):
         proxy.stop()
 
 
+# --- f. the --user unit under alice's own systemd --user ---
+
+def scenario_user_unit(workdir):
+    cloud = Cloud(workdir, "sys-user")
+    with Container("user-unit") as c:
+        c.install_deb()
+        c.add_user("alice")
+        uid = c.uid_of("alice")
+        runtime = f"/run/user/{uid}"
+        user_env = {"XDG_RUNTIME_DIR": runtime,
+                    "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus"}
+
+        def as_alice(*argv, expect=0):
+            return c.run(list(argv), user="alice", env=user_env, expect=expect)
+
+        access, secret = cloud.new_key()
+        home = "/home/alice"
+        c.write(f"{home}/.s3cfg", s3cmd_text(cloud, access, secret), owner="alice", mode="0600")
+        c.write(f"{home}/.config/openstack/clouds.yaml", cloud.clouds_yaml(), owner="alice",
+                mode="0600")
+        c.run(["chown", "-R", "alice:alice", f"{home}/.config"])
+        check_out = f"{home}/check.status"
+        consumers = [{"type": "s3cmd", "path": f"{home}/.s3cfg",
+                      "check": ["/bin/sh", "-c", f"cat /proc/self/status > {check_out}"]}]
+        c.write(f"{home}/.config/credrotd/credrotd.toml",
+                daemon_toml(clouds_file=f"{home}/.config/openstack/clouds.yaml") +
+                profile_toml("mine", cloud, consumers, verify_timeout="15s"), owner="alice",
+                mode="0600")
+        c.run(["chown", "-R", "alice:alice", f"{home}/.config"])
+
+        say("loginctl enable-linger alice: her systemd --user starts")
+        c.run(["loginctl", "enable-linger", "alice"])
+        c.wait_for(lambda: c.show(f"user@{uid}.service", "ActiveState") == "active", 60,
+                   f"user@{uid}.service")
+        c.wait_for(lambda: c.exists(f"{runtime}/bus"), 30, "alice's session bus")
+        def user_log():
+            return as_alice("journalctl", "--user", "-u", "credrotd", "--no-pager",
+                            expect=None).stdout
+        r = as_alice("systemctl", "--user", "enable", "--now", "credrotd", expect=None)
+        if r.returncode != 0:
+            log = user_log()
+            # credrotd(8): without state_dir, a --user daemon keeps its state in
+            # $XDG_STATE_HOME/credrotd (~/.local/state/credrotd).
+            syslib.check_later("/var/lib/credrotd" not in log,
+                               "credrotd --user without [daemon] state_dir does not use "
+                               f"~/.local/state/credrotd (credrotd(8)):\n{log[-1500:]}")
+            if "/var/lib/credrotd" not in log:
+                fail(f"systemctl --user enable --now credrotd: {r.stderr}\n{log}")
+            say("going on with state_dir set explicitly")
+            c.write(f"{home}/.config/credrotd/credrotd.toml",
+                    daemon_toml(clouds_file=f"{home}/.config/openstack/clouds.yaml",
+                                extra=f'state_dir = "{home}/.local/state/credrotd"') +
+                    profile_toml("mine", cloud, consumers, verify_timeout="15s"),
+                    owner="alice", mode="0600")
+            as_alice("systemctl", "--user", "reset-failed", "credrotd")
+            r = as_alice("systemctl", "--user", "start", "credrotd", expect=None)
+            if r.returncode != 0:
+                fail(f"systemctl --user start credrotd: {r.stderr}\n{user_log()}")
+        state = as_alice("systemctl", "--user", "show", "-p", "ActiveState", "--value",
+                         "credrotd").out
+        check(state == "active", f"alice's credrotd is {state}")
+
+        say("alice's daemon runs with her privileges only")
+        pid = as_alice("systemctl", "--user", "show", "-p", "MainPID", "--value", "credrotd").out
+        st = parse_status(c.read(f"/proc/{pid}/status"))
+        check(st["Uid"] == [str(uid)] * 4, f"alice's daemon runs as {st['Uid']}")
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            check(st[cap] == ["0000000000000000"], f"alice's daemon: {cap} {st[cap]}")
+        check(st["NoNewPrivs"] == ["1"], f"alice's daemon: NoNewPrivs {st['NoNewPrivs']}")
+
+        def status():
+            return json.loads(as_alice("credrotctl", "--user", "--json", "status").stdout)
+        p = c.wait_for(lambda: (lambda p: p if p.get("last_rotation") and
+                                not p.get("running_phase") else None)(status()["profiles"][0]),
+                       90, "alice's first rotation")
+        check(p["last_outcome"] == "succeeded", f"alice's rotation: {p}")
+        as_alice("credrotctl", "--user", "rotate", "--wait", "--wait-timeout", "120", "mine")
+        new_access, new_secret = ini_key(c.read(f"{home}/.s3cfg"), "default", "access_key",
+                                         "secret_key")
+        check(new_access != access, "alice's file still holds the hand-made key")
+        check(cloud.s3_accepts(new_access, new_secret), "S3 refuses alice's new key")
+        keys = cloud.keys()
+        check(access not in keys and new_access in keys, "Keystone: alice's key not replaced")
+        check(c.run(["stat", "-c", "%U:%G %a", f"{home}/.s3cfg"]).out == "alice:alice 600",
+              "alice's file changed owner or mode")
+
+        say("alice's check ran with her privileges only")
+        st = parse_status(c.read(check_out))
+        check(st["Uid"] == [str(uid)] * 4, f"alice's check runs as {st['Uid']}")
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+            check(st[cap] == ["0000000000000000"], f"alice's check: {cap} {st[cap]}")
+        check(st["NoNewPrivs"] == ["1"], f"alice's check: NoNewPrivs {st['NoNewPrivs']}")
+        check(c.show("credrotd.service", "ActiveState") == "inactive",
+              "the system credrotd.service runs too")
+        as_alice("systemctl", "--user", "stop", "credrotd")
+        scan(c)
+
+
 SCENARIOS = {
     "service": scenario_service,
     "files": scenario_files,
     "bus": scenario_bus,
     "reload-units": scenario_reload_units,
     "journal": scenario_journal,
+    "user-unit": scenario_user_unit,
 }
 
 
