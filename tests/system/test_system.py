@@ -631,6 +631,34 @@ def scenario_user_unit(workdir):
         scan(c)
 
 
+# --- h. systemd-analyze security of the unit as installed ---
+
+MAX_EXPOSURE = 2.0
+
+
+def scenario_security(workdir):
+    with Container("security") as c:
+        c.install_deb()
+        r = c.run(["systemd-analyze", "security", "--no-pager", "credrotd.service"], expect=None)
+        m = re.search(r"Overall exposure level for credrotd\.service: (\d+\.\d+) (\S+)",
+                      r.stdout)
+        check(m, f"systemd-analyze security printed no exposure level:\n{r.stdout}\n{r.stderr}")
+        score = float(m.group(1))
+        print(f"systemd-analyze security credrotd.service: exposure {score} {m.group(2)}")
+        # What it counts against the unit (the ✓ lines count nothing).
+        print("\n".join(" ".join(line.split()) for line in r.stdout.splitlines()
+                        if line.startswith("✗")))
+        check(score <= MAX_EXPOSURE, f"exposure level {score} > {MAX_EXPOSURE}")
+        # The same with the drop-in users add for home directories.
+        c.write(f"{DROPIN_DIR}/homes.conf", "[Service]\nReadWritePaths=/home/alice\n")
+        c.systemctl("daemon-reload")
+        r = c.run(["systemd-analyze", "security", "--no-pager", "credrotd.service"], expect=None)
+        m = re.search(r"Overall exposure level for credrotd\.service: (\d+\.\d+)", r.stdout)
+        check(m and float(m.group(1)) <= MAX_EXPOSURE,
+              f"with a ReadWritePaths= drop-in: {m and m.group(1)}")
+        say(f"with a ReadWritePaths=/home/alice drop-in: exposure {m.group(1)}")
+
+
 SCENARIOS = {
     "service": scenario_service,
     "files": scenario_files,
@@ -638,6 +666,7 @@ SCENARIOS = {
     "reload-units": scenario_reload_units,
     "journal": scenario_journal,
     "user-unit": scenario_user_unit,
+    "security": scenario_security,
 }
 
 
