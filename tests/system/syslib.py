@@ -297,6 +297,9 @@ class Container:
     # --- the package and the daemon ---
 
     def copy_in(self, host_path, inside_dir="/root"):
+        """Copies a host file into the container (through its root directory, so not into a
+        directory the container mounts over, like /tmp); returns the path inside. A file of
+        the same name already there is replaced."""
         dest = self.root / inside_dir.lstrip("/") / pathlib.Path(host_path).name
         shutil.copy(host_path, dest)
         return f"{inside_dir}/{pathlib.Path(host_path).name}"

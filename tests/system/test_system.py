@@ -11,6 +11,7 @@ Scenarios: service, files, bus, reload-units, journal, user-unit, package, secur
 import datetime
 import json
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -309,11 +310,13 @@ def scenario_files(workdir):
 
 # --- c. the real system bus ---
 
-def simple_profile(c, cloud, name, **settings):
-    """A profile with one s3cmd file in /srv/s3 holding a hand-made key; returns its TOML."""
+def simple_profile(c, cloud, name, owner="root", dir_mode="0700", **settings):
+    """A profile with one s3cmd file in /srv/s3 (directory and file of `owner`, the file
+    0600) holding a hand-made key; returns its TOML."""
     access, secret = cloud.new_key()
-    c.run(["install", "-d", "-m", "0700", "/srv/s3"])
-    c.write(f"/srv/s3/{name}.s3cfg", s3cmd_text(cloud, access, secret), mode="0600")
+    c.run(["install", "-d", "-o", owner, "-g", c.gid_of(owner), "-m", dir_mode, "/srv/s3"])
+    c.write(f"/srv/s3/{name}.s3cfg", s3cmd_text(cloud, access, secret), owner=owner,
+            mode="0600")
     return profile_toml(name, cloud, [{"type": "s3cmd", "path": f"/srv/s3/{name}.s3cfg"}],
                         **settings)
 
@@ -631,6 +634,116 @@ def scenario_user_unit(workdir):
         scan(c)
 
 
+# --- g. the package's life: install, upgrade, remove, purge, reinstall ---
+
+def dpkg_status(c):
+    r = c.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Version}", "credrotd"],
+              expect=None, record=False)
+    return r.out if r.returncode == 0 else "not known"
+
+
+def apt(c, *args):
+    # As unattended upgrades do: a modified conffile (credrotd.toml) is kept without a prompt.
+    return c.run(["apt-get", "-y", "--no-install-recommends", "-o",
+                  "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
+                  *args],
+                 env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=300)
+
+
+def configure_package(c, cloud, name):
+    c.write("/etc/credrotd/clouds.yaml", cloud.clouds_yaml(), group="credrotd", mode="0640")
+    # The directory and the file belong to user credrotd: 0.1.0's daemon (User=credrotd) failed
+    # on another user's file under its unit (it read the file as itself: "cannot open ...:
+    # Permission denied"; with the file readable, "cannot create a temporary file in /srv/s3:
+    # Permission denied"), so the upgrade starts from what 0.1.0 could rotate.
+    toml = simple_profile(c, cloud, name, owner="credrotd")
+    c.write("/etc/credrotd/credrotd.toml", daemon_toml() + toml, group="credrotd", mode="0640")
+    c.write(f"{DROPIN_DIR}/paths.conf", PATHS_DROPIN["paths"])
+    c.systemctl("daemon-reload")
+
+
+def scenario_package(workdir):
+    cloud = Cloud(workdir, "sys-package")
+    with Container("package") as c:
+        def version(deb):
+            return subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+        old_version, new_version = version(c.old_deb), version(c.current_deb)
+        say(f"previous version {old_version} ({syslib.packages()['OLD_COMMIT']}), "
+            f"this tree {new_version}")
+        syslib.check_later(old_version != new_version,
+                           f"this tree's version equals the previous release's ({new_version}): "
+                           "bump project(VERSION) and cmake/debian/changelog; the upgrade "
+                           "below is run as a reinstall (apt-get install --reinstall)")
+
+        say(f"install {old_version} on a fresh system")
+        c.install_deb(c.old_deb)
+        check(dpkg_status(c) == f"ii  {old_version}", f"dpkg: {dpkg_status(c)}")
+        configure_package(c, cloud, "pkg")
+        start_daemon(c)
+        p = wait_idle(c, "pkg")
+        check(p["last_outcome"] == "succeeded", f"the old version's rotation: {p}\n{c.unit_log()}")
+        pid = c.show("credrotd.service", "MainPID")
+        config = c.run(["sha256sum", "/etc/credrotd/credrotd.toml", "/etc/credrotd/clouds.yaml"],
+                       record=False).out
+        history = c.run(["credrotctl", "history", "pkg"], record=False).out
+
+        say(f"upgrade to {new_version}")
+        inside = c.copy_in(c.current_deb)
+        if old_version == new_version:
+            apt(c, "install", "--reinstall", inside)
+        else:
+            apt(c, "install", inside)
+        check(dpkg_status(c) == f"ii  {new_version}", f"dpkg: {dpkg_status(c)}")
+        c.wait_active()
+        check(c.show("credrotd.service", "MainPID") != pid, "the upgrade did not restart credrotd")
+        check(c.status_json()["version"] == new_version, "the running daemon is not the new one")
+        check(c.run(["sha256sum", "/etc/credrotd/credrotd.toml", "/etc/credrotd/clouds.yaml"],
+                    record=False).out == config, "the upgrade changed the configuration")
+        after = c.run(["credrotctl", "history", "pkg"], record=False).out
+        check(after == history, f"the upgrade lost state: history was\n{history}\nnow\n{after}")
+        check(c.show("credrotd.service", "UnitFileState") == "enabled", "no longer enabled")
+        last = c.profile("pkg")["last_rotation"]
+        rotate_wait(c, "pkg")
+        check(c.profile("pkg")["last_rotation"] > last, "no rotation after the upgrade")
+        say("upgraded: configuration and state kept, daemon restarted, rotating")
+
+        say("apt-get remove: the daemon stops, state and configuration stay")
+        apt(c, "remove", "credrotd")
+        check(dpkg_status(c).startswith("rc "), f"dpkg after remove: {dpkg_status(c)}")
+        check(c.show("credrotd.service", "ActiveState") in ("inactive", ""),
+              "credrotd still runs after remove")
+        check(not c.exists("/usr/sbin/credrotd"), "remove left /usr/sbin/credrotd")
+        for path in ("/var/lib/credrotd/state.db", "/etc/credrotd/credrotd.toml"):
+            check(c.exists(path), f"remove deleted {path}")
+
+        say("apt-get purge: state and configuration go")
+        apt(c, "purge", "credrotd")
+        check(dpkg_status(c) == "not known" or dpkg_status(c).startswith("pn"),
+              f"dpkg after purge: {dpkg_status(c)}")
+        # dpkg removes what the package installed; clouds.yaml is the administrator's own file.
+        for path in ("/var/lib/credrotd", "/etc/credrotd/credrotd.toml",
+                     "/etc/credrotd/credrotd.d"):
+            check(not c.exists(path), f"purge left {path}")
+        left = c.run(["find", "/etc/credrotd", "-mindepth", "1"], expect=None, record=False).out
+        check(left == "/etc/credrotd/clouds.yaml", f"purge left in /etc/credrotd: {left}")
+
+        say("reinstall: a fresh install, not enabled until configured")
+        c.install_deb()
+        check(dpkg_status(c) == f"ii  {new_version}", f"dpkg: {dpkg_status(c)}")
+        check(c.show("credrotd.service", "ActiveState") == "inactive",
+              "a fresh install started credrotd")
+        check(c.show("credrotd.service", "UnitFileState") == "disabled",
+              f"a fresh install is {c.show('credrotd.service', 'UnitFileState')}")
+        configure_package(c, cloud, "again")
+        start_daemon(c)
+        p = wait_idle(c, "again")
+        check(p["last_outcome"] == "succeeded" and p["last_rotation"] == 1,
+              f"the reinstalled daemon's first rotation: {p}")
+        cloud.keys()
+        scan(c)
+
+
 # --- h. systemd-analyze security of the unit as installed ---
 
 MAX_EXPOSURE = 2.0
@@ -666,6 +779,7 @@ SCENARIOS = {
     "reload-units": scenario_reload_units,
     "journal": scenario_journal,
     "user-unit": scenario_user_unit,
+    "package": scenario_package,
     "security": scenario_security,
 }
 
