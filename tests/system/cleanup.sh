@@ -31,6 +31,11 @@ for run in "$dir"/run/*/; do
   awk -v d="$run/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" || true; done
   rm -rf "$run"
+  # What systemd-nspawn keeps for a container while it runs (removed when it exits normally).
+  propagate=/run/systemd/nspawn/propagate/$(basename "$run")
+  if [[ -d $propagate ]] && ! awk -v d="$propagate" 'index($5, d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+    rm -rf "$propagate"
+  fi
 done
 if ((${#left[@]})); then
   echo "cleanup.sh: FAILED: containers left behind (deleted now): ${left[*]}" >&2
