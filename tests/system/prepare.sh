@@ -60,6 +60,38 @@ mirror() {
   echo "$uri"
 }
 
+# --- the base root, bootstrapped in the background while the packages build ---
+mirror_uri=$(mirror)
+base=$sys/base
+want="packages=$BASE_PACKAGES mirror=$mirror_uri"
+debootstrap_pid=""
+if [[ ! -f $base/stamp || $(head -n 1 "$base/stamp") != "$want" ]]; then
+  step "debootstrap --variant=minbase bookworm from $mirror_uri (once; cached in $base), in the background"
+  rm -rf "$base"
+  mkdir -p "$base"
+  # In a process group of its own (setsid does not fork for a background job of a
+  # non-interactive shell, so $! is the group's id), which a failure below stops whole.
+  # Each booted copy makes its own machine id: the base's is emptied.
+  setsid bash -c 'debootstrap --variant=minbase --include="$1" bookworm "$2/root.tmp" "$3" &&
+    : >"$2/root.tmp/etc/machine-id" && mv "$2/root.tmp" "$2/root" && echo "$4" >"$2/stamp"' \
+    debootstrap "$BASE_PACKAGES" "$base" "$mirror_uri" "$want" \
+    </dev/null >"$base/debootstrap.log" 2>&1 &
+  debootstrap_pid=$!
+fi
+wait_debootstrap() {
+  [[ -n $debootstrap_pid ]] || return 0
+  local status=0
+  wait "$debootstrap_pid" || status=$?
+  debootstrap_pid=""
+  if [[ $status -ne 0 ]]; then
+    tail -n 30 "$base/debootstrap.log" >&2
+    fail "debootstrap (log: $base/debootstrap.log)"
+  fi
+  step "debootstrap done"
+}
+# A failure below must not leave debootstrap running.
+trap '[[ -n $debootstrap_pid ]] && kill -TERM -- "-$debootstrap_pid" 2>/dev/null; true' EXIT
+
 # --- the packages ---
 step "building this tree's package (scripts/build-deb.sh, incremental, in $sys/current)"
 # CCACHE_BASEDIR makes ccache's keys relative to the source tree, so that the previous
@@ -89,25 +121,7 @@ else
   echo "previous version: $old_deb (cached; $(cat "$old_dir/build-time.txt" 2>/dev/null))"
 fi
 
-# --- the base root ---
-mirror_uri=$(mirror)
-base=$sys/base
-want="packages=$BASE_PACKAGES mirror=$mirror_uri"
-if [[ ! -f $base/stamp || $(head -n 1 "$base/stamp") != "$want" ]]; then
-  step "debootstrap --variant=minbase bookworm (once; cached in $base)"
-  rm -rf "$base"
-  mkdir -p "$base"
-  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$base/root.tmp" \
-    "$mirror_uri" >"$base/debootstrap.log" 2>&1 ||
-    {
-      tail -n 30 "$base/debootstrap.log" >&2
-      fail "debootstrap (log: $base/debootstrap.log)"
-    }
-  # Each booted copy makes its own machine id.
-  : >"$base/root.tmp/etc/machine-id"
-  mv "$base/root.tmp" "$base/root"
-  echo "$want" >"$base/stamp"
-fi
+wait_debootstrap
 
 # The runtime dependencies of both packages, so that scenarios install the packages without a
 # download (apt-get install ./credrotd_*.deb still resolves and checks every Depends).

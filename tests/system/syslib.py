@@ -91,6 +91,7 @@ class Container:
         self.nspawn = None
         self.leader = None
         self.log_path = self.dir / "console.log"
+        self._gids = {}
 
     # --- life cycle ---
 
@@ -261,7 +262,7 @@ class Container:
     def sh(self, script, **kw):
         return self.run(["/bin/sh", "-ec", script], label=kw.pop("label", script), **kw)
 
-    _gids = {}
+
 
     def gid_of(self, user):
         if user not in self._gids:
