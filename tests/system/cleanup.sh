@@ -3,8 +3,9 @@
 # Cleanup of the system tier (ctest fixture `system`): every scenario powers off and deletes its
 # own container. A scenario killed before it could (a ctest timeout) leaves DIR/run/NAME with
 # its pids file ("ROLE PID STARTTIME" of systemd-nspawn and of the container's PID 1): those
-# exact processes are killed (only if their start time still matches), the copy is deleted,
-# and this cleanup fails so that the leak is seen. The caches (packages, base root) stay.
+# exact processes are killed (only if their start time still matches), its overlay root is
+# unmounted, its directory deleted, and this cleanup fails so that the leak is seen. The
+# caches (packages, base root) stay.
 set -euo pipefail
 dir=$1
 start_time() {
@@ -28,7 +29,7 @@ for run in "$dir"/run/*/; do
     done <"$run/pids"
     sleep 1
   fi
-  awk -v d="$run/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+  awk -v d="$run/" 'index($5 "/", d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount "$m" || true; done
   rm -rf "$run"
   # What systemd-nspawn keeps for a container while it runs (removed when it exits normally).

@@ -112,7 +112,13 @@ class Container:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
-        subprocess.run(["cp", "-a", "--reflink=auto", str(self.base), str(self.root)], check=True)
+        # The container's root is an overlay: the cached base read-only below, this
+        # container's changes in DIR/upper (unmounted and deleted by destroy()).
+        for d in ("upper", "work", "root"):
+            (self.dir / d).mkdir()
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir={self.base},upperdir={self.dir / 'upper'},"
+                        f"workdir={self.dir / 'work'}", str(self.root)], check=True)
         t1 = time.monotonic()
         self.log = open(self.log_path, "w")
         # systemd is not PID 1 on the host: no registration with machined, no scope unit.
@@ -136,7 +142,7 @@ class Container:
         if state == "degraded":
             failed = self.run(["systemctl", "--failed", "--no-legend", "--plain"]).out
             say(f"booted degraded; failed units: {failed}")
-        say(f"container {self.machine}: copied in {t1 - t0:.1f} s, booted in "
+        say(f"container {self.machine}: overlay mounted in {t1 - t0:.1f} s, booted in "
             f"{time.monotonic() - t1:.1f} s (PID 1 is host PID {self.leader})")
 
     def _find_leader(self):
@@ -216,16 +222,26 @@ class Container:
             if hasattr(self, "log"):
                 self.log.close()
             alive = self.nspawn is not None and self.nspawn.poll() is None
-            # Nothing may stay mounted below the copy before it is deleted.
-            mounts = [line.split()[4] for line in open("/proc/self/mountinfo")
-                      if line.split()[4].startswith(str(self.dir) + "/")]
-            for m in sorted(mounts, key=len, reverse=True):
-                subprocess.run(["umount", m], check=False)
+            if alive:
+                say(f"systemd-nspawn {self.nspawn.pid} still runs: {self.dir} is left for "
+                    "cleanup.sh")
+                return
             if os.environ.get("CREDROTD_SYSTEM_KEEP"):
-                say(f"CREDROTD_SYSTEM_KEEP: the container's root stays in {self.root}")
-            elif alive:
-                say(f"systemd-nspawn {self.nspawn.pid} still runs: {self.dir} is left for cleanup.sh")
-            else:
+                say(f"CREDROTD_SYSTEM_KEEP: the container's changes stay in {self.dir}/upper "
+                    f"(mount it again over {self.base} to look, or delete {self.dir})")
+            # Nothing may stay mounted below the container's directory before it is deleted:
+            # the overlay, and anything below it (deepest first).
+            mounts = [line.split()[4] for line in open("/proc/self/mountinfo")
+                      if (line.split()[4] + "/").startswith(str(self.dir) + "/")]
+            for m in sorted(mounts, key=len, reverse=True):
+                r = subprocess.run(["umount", m], capture_output=True, text=True)
+                if r.returncode != 0:
+                    say(f"umount {m}: {r.stderr.strip()}")
+            still = [line.split()[4] for line in open("/proc/self/mountinfo")
+                     if (line.split()[4] + "/").startswith(str(self.dir) + "/")]
+            if still:
+                say(f"still mounted, {self.dir} is left for cleanup.sh: {still}")
+            elif not os.environ.get("CREDROTD_SYSTEM_KEEP"):
                 shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- acting inside ---
