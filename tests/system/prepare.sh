@@ -10,7 +10,7 @@
 #                                         dependencies of both packages (cached; rebuilt when
 #                                         the package list or the mirror changes)
 #   DIR/packages.env                      CURRENT_DEB=, OLD_DEB=, OLD_COMMIT=, BASE=
-# Scenarios copy DIR/base/root and never write into it.
+# Scenarios boot overlays on DIR/base/root and never write into it.
 #
 # Usage: prepare.sh DIR OLD_COMMIT
 # The Debian mirror is the host's own (the URIs: of the bookworm entry of
@@ -71,7 +71,7 @@ if [[ ! -f $base/stamp || $(head -n 1 "$base/stamp") != "$want" ]]; then
   mkdir -p "$base"
   # In a process group of its own (setsid does not fork for a background job of a
   # non-interactive shell, so $! is the group's id), which a failure below stops whole.
-  # Each booted copy makes its own machine id: the base's is emptied.
+  # Each booted container makes its own machine id: the base's is emptied.
   setsid bash -c 'debootstrap --variant=minbase --include="$1" bookworm "$2/root.tmp" "$3" &&
     : >"$2/root.tmp/etc/machine-id" && mv "$2/root.tmp" "$2/root" && echo "$4" >"$2/stamp"' \
     debootstrap "$BASE_PACKAGES" "$base" "$mirror_uri" "$want" \

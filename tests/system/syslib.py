@@ -76,8 +76,8 @@ class Result:
 
 
 class Container:
-    """A copy of the base root, booted. `with Container("name") as c:` boots it and always
-    powers it off and deletes the copy."""
+    """An overlay on the base root, booted. `with Container("name") as c:` boots it and always
+    powers it off, unmounts the overlay and deletes its directory."""
 
     def __init__(self, name):
         pkgs = packages()
