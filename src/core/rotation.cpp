@@ -2,6 +2,8 @@
 // The rotation protocol's transitions; see rotation.hpp and DESIGN.md.
 #include "core/rotation.hpp"
 
+#include "core/state.hpp"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -61,6 +63,7 @@ struct Machine {
   TimePoint now;
   const RotationPolicy& policy;
   std::vector<Action> actions;
+  std::vector<KeyChange> changes; // besides key_changes(before, after)
 
   void enter(Phase phase)
   {
@@ -111,6 +114,14 @@ struct Machine {
     actions.emplace_back(RestoreConsumers{});
   }
 
+  // Keys the engine reports deleted are recorded retired with this transition.
+  void retire_keys(const std::vector<std::string>& deleted)
+  {
+    for (const auto& access : deleted) {
+      changes.push_back({access, KeyState::retired});
+    }
+  }
+
   void unexpected(std::string_view event_name)
   {
     s.error_code = Errc::internal;
@@ -122,9 +133,10 @@ struct Machine {
 std::string_view event_name(const Event& event)
 {
   static constexpr std::array<std::string_view, std::variant_size_v<Event>> names{
-      "started",       "created",  "create_failed",  "written", "write_failed",
-      "verified",      "reloaded", "reload_failed",  "timer",   "retired",
-      "retire_failed", "restored", "restore_failed", "deleted", "delete_failed"};
+      "started",        "created",      "create_failed",  "written", "write_failed",
+      "verified",       "reloaded",     "reload_failed",  "timer",   "retired",
+      "retire_failed",  "restored",     "restore_failed", "deleted", "delete_failed",
+      "create_refused", "keys_appeared"};
   return names.at(event.index());
 }
 
@@ -146,23 +158,86 @@ Errc errc_for(VerifyResult result)
   return Errc::internal;
 }
 
+// An OS-EC2 create whose outcome is unknown has no access id to act on: what it may have made
+// is found by listing the keys that appeared since keys_before.
+bool id_unknown(const Rotation& r)
+{
+  return r.method == CreateMethod::os_ec2 && !r.new_access;
+}
+
+std::string joined(const std::vector<std::string>& items)
+{
+  std::string out;
+  for (const auto& item : items) {
+    out += (out.empty() ? "" : ", ") + item;
+  }
+  return out;
+}
+
+// Keys appeared while an OS-EC2 create of unknown outcome was in flight. Another host sharing
+// the user (or a person) may have made any of them at the same time: none can be proven ours,
+// so none is adopted or deleted. They are recorded for the operator and the rotation ends
+// with the consumers untouched.
+void record_candidates(Machine& m, const std::vector<std::string>& keys)
+{
+  m.s.candidates = keys;
+  m.s.note = "an OS-EC2 create of unknown outcome; keys that appeared meanwhile (" + joined(keys) +
+             ") may be ours or another host's: none adopted or deleted, check them with "
+             "credrotctl keys";
+  m.finish(Phase::failed, Outcome::failed);
+}
+
 void on_create(Machine& m, const Event& event)
 {
   if (std::holds_alternative<Started>(event) || std::holds_alternative<TimerFired>(event)) {
     m.s.retry_at.reset();
-    m.actions.emplace_back(CreateKey{});
+    // A resumed OS-EC2 create may have been sent before the crash: look before creating.
+    if (id_unknown(m.s) && std::holds_alternative<TimerFired>(event)) {
+      m.actions.emplace_back(FindNewKeys{});
+    } else {
+      m.actions.emplace_back(CreateKey{});
+    }
   } else if (const auto* created = std::get_if<Created>(&event)) {
     if (m.s.method == CreateMethod::os_ec2 || !m.s.new_access) {
       m.s.new_access = created->access;
     }
     m.enter(Phase::write);
     m.actions.emplace_back(WriteConsumers{});
+  } else if (const auto* refused = std::get_if<CreateRefused>(&event)) {
+    if (m.s.method != CreateMethod::credentials || m.policy.fallback != CreateFallback::os_ec2) {
+      m.fail_with(refused->error);
+      m.finish(Phase::failed, Outcome::failed);
+      return;
+    }
+    // Policy refuses /v3/credentials: fall back to OS-EC2, recording the keys that exist so
+    // that a create of unknown outcome can be told apart from what existed before.
+    m.s.method = CreateMethod::os_ec2;
+    m.s.new_access.reset();
+    m.s.keys_before = refused->keys_before;
+    m.s.note = "POST /v3/credentials refused (" + refused->error.message +
+               "); created through OS-EC2 instead";
+    m.actions.emplace_back(CreateKey{});
+  } else if (const auto* appeared = std::get_if<KeysAppeared>(&event)) {
+    if (!id_unknown(m.s)) {
+      m.unexpected(event_name(event));
+    } else if (appeared->access.empty()) {
+      m.actions.emplace_back(CreateKey{}); // the interrupted create made nothing: create now
+    } else {
+      record_candidates(m, appeared->access);
+    }
   } else if (const auto* failed = std::get_if<CreateFailed>(&event)) {
     m.fail_with(failed->error);
     if (failed->may_exist) {
       // The call may have reached Keystone: make sure the key is gone. No consumer has it yet.
+      m.s.create_uncertain = true;
       m.enter(Phase::rollback_delete);
-      m.actions.emplace_back(DeleteNewKey{});
+      if (id_unknown(m.s)) {
+        // Let a request still in flight land before looking for what it made.
+        m.retry_after(m.policy.create_settle);
+        m.s.attempts = 0;
+      } else {
+        m.actions.emplace_back(DeleteNewKey{});
+      }
     } else {
       m.finish(Phase::failed, Outcome::failed);
     }
@@ -274,8 +349,10 @@ void on_retire(Machine& m, const Event& event)
   } else if (const auto* retired = std::get_if<Retired>(&event)) {
     m.s.note = retired->note;
     m.finish(Phase::done, Outcome::succeeded);
+    m.retire_keys(retired->deleted);
   } else if (const auto* failed = std::get_if<RetireFailed>(&event)) {
     m.fail_with(failed->error);
+    m.retire_keys(failed->deleted);
     if (m.now < m.s.phase_since + m.policy.retire_budget && failed->error.code != Errc::unsafe) {
       m.retry_after(m.policy.step_retry);
       return;
@@ -339,8 +416,26 @@ void on_rollback_delete(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
     m.s.retry_at.reset();
-    m.actions.emplace_back(DeleteNewKey{});
+    if (id_unknown(m.s)) {
+      m.actions.emplace_back(FindNewKeys{});
+    } else {
+      m.actions.emplace_back(DeleteNewKey{});
+    }
+  } else if (const auto* appeared = std::get_if<KeysAppeared>(&event)) {
+    if (!id_unknown(m.s)) {
+      m.unexpected(event_name(event));
+    } else if (appeared->access.empty()) {
+      m.s.note = "the OS-EC2 create of unknown outcome made no key that could be seen";
+      m.finish(Phase::rolled_back, Outcome::rolled_back);
+    } else {
+      record_candidates(m, appeared->access);
+    }
   } else if (std::holds_alternative<Deleted>(event)) {
+    if (m.s.create_uncertain) {
+      m.s.note = "the new key " + m.s.new_access.value_or("") +
+                 " was deleted or never made; it stays recorded so that the next retire deletes "
+                 "it should a slow create land later";
+    }
     m.finish(Phase::rolled_back, Outcome::rolled_back);
   } else if (const auto* failed = std::get_if<DeleteFailed>(&event)) {
     if (is_transient(failed->error.code) && m.now < m.s.phase_since + m.policy.rollback_budget) {
@@ -435,6 +530,9 @@ Action action_for(const Rotation& r, TimePoint now)
   }
   switch (r.phase) {
   case Phase::create:
+    if (id_unknown(r)) {
+      return FindNewKeys{}; // the create may have been sent before the crash
+    }
     return CreateKey{};
   case Phase::write:
     return WriteConsumers{};
@@ -453,6 +551,9 @@ Action action_for(const Rotation& r, TimePoint now)
   case Phase::rollback_write:
     return RestoreConsumers{};
   case Phase::rollback_delete:
+    if (id_unknown(r)) {
+      return FindNewKeys{};
+    }
     return DeleteNewKey{};
   case Phase::done:
   case Phase::rolled_back:
@@ -507,6 +608,10 @@ std::optional<KeyOrigin> key_origin_from_string(std::string_view name) noexcept
 std::vector<KeyChange> key_changes(const Rotation& before, const Rotation& after)
 {
   std::vector<KeyChange> changes;
+  if (before.new_access && !after.new_access && after.method == CreateMethod::os_ec2) {
+    // The planned id was refused by policy (forbidden): it was never made.
+    changes.push_back({*before.new_access, KeyState::retired});
+  }
   if (!after.new_access) {
     return changes;
   }
@@ -522,19 +627,68 @@ std::vector<KeyChange> key_changes(const Rotation& before, const Rotation& after
       changes.push_back({*after.old_access, KeyState::previous});
     }
   }
+  // A create of unknown outcome may land after the rollback's delete: the key stays managed
+  // (previous) and the next retire deletes it, or finds it gone, and records it retired.
+  const bool kept = after.keep_new_key || after.create_uncertain;
   if (entered && after.phase == Phase::rolled_back) {
-    changes.push_back({fresh, KeyState::retired});
+    changes.push_back({fresh, kept ? KeyState::previous : KeyState::retired});
   }
   if (entered && after.phase == Phase::failed) {
     // Kept: some consumer may name it, or we could not delete it. Otherwise it never existed.
-    changes.push_back({fresh, after.keep_new_key ? KeyState::previous : KeyState::retired});
+    changes.push_back({fresh, kept ? KeyState::previous : KeyState::retired});
   }
   return changes;
 }
 
+bool create_may_exist(Errc code) noexcept
+{
+  switch (code) {
+  case Errc::forbidden:     // policy refused the call
+  case Errc::auth_rejected: // the token was refused
+  case Errc::not_found:     // no such endpoint or user
+  case Errc::config:        // nothing was sent
+  case Errc::unsafe:
+  case Errc::clock_skew:
+    return false;
+  case Errc::conflict: // the key exists: the caller takes it
+  case Errc::transient:
+  case Errc::timeout:
+  case Errc::tls:
+  case Errc::protocol: // e.g. a 201 whose body could not be parsed or was too large
+  case Errc::parse:
+  case Errc::io:
+  case Errc::cancelled:
+  case Errc::internal:
+    return true;
+  }
+  return true;
+}
+
+bool named_by_any(const std::vector<std::optional<std::string>>& holders, const std::string& access)
+{
+  return std::any_of(holders.begin(), holders.end(),
+                     [&](const std::optional<std::string>& h) { return h == access; });
+}
+
+RetirePlan keys_to_retire(const std::vector<ManagedKey>& managed,
+                          const std::vector<std::optional<std::string>>& holders,
+                          const std::optional<std::string>& new_access)
+{
+  RetirePlan plan;
+  for (const auto& key : managed) {
+    if (key.state == KeyState::retired || key.access == new_access) {
+      continue;
+    }
+    // Invariant: a key is deleted only when no consumer file names it.
+    (named_by_any(holders, key.access) ? plan.kept : plan.remove).push_back(key.access);
+  }
+  return plan;
+}
+
 Step step(Rotation state, const Event& event, TimePoint now, const RotationPolicy& policy)
 {
-  Machine m{std::move(state), now, policy, {}};
+  const Rotation before = state;
+  Machine m{std::move(state), now, policy, {}, {}};
   switch (m.s.phase) {
   case Phase::create:
     on_create(m, event);
@@ -569,7 +723,9 @@ Step step(Rotation state, const Event& event, TimePoint now, const RotationPolic
     m.unexpected(event_name(event));
     break;
   }
-  return Step{std::move(m.s), std::move(m.actions)};
+  std::vector<KeyChange> changes = key_changes(before, m.s);
+  changes.insert(changes.end(), m.changes.begin(), m.changes.end());
+  return Step{std::move(m.s), std::move(m.actions), std::move(changes)};
 }
 
 } // namespace credrotd::core

@@ -52,6 +52,16 @@ enum class CreateMethod { credentials, os_ec2 };
 std::string_view to_string(CreateMethod method) noexcept;
 std::optional<CreateMethod> create_method_from_string(std::string_view name) noexcept;
 
+// What to do when Keystone's policy refuses POST /v3/credentials (create_method = "auto" falls
+// back to OS-EC2; an explicit "credentials" does not).
+enum class CreateFallback { os_ec2, none };
+
+// Whether a failed create call may nevertheless have made the key: true unless the error
+// proves the request was refused (forbidden, auth_rejected, not_found, conflict handled by the
+// caller) or never left this host (config, unsafe). A timeout, a 5xx, an answer we could not
+// parse or that was too large may all follow a key that Keystone created.
+bool create_may_exist(Errc code) noexcept;
+
 // How a verification attempt ended, in the terms that decide between retry and rollback.
 enum class VerifyResult {
   accepted, // every S3 check and consumer check passed
@@ -73,6 +83,11 @@ struct RotationPolicy {
       std::chrono::hours(1); // rollback steps retry transient failures this long
   Duration retire_budget = std::chrono::hours(1); // retire retries this long, then leaves the old
                                                   // key to the next rotation
+  // How long to let an OS-EC2 create whose outcome is unknown (a timeout) land in Keystone
+  // before the keys that appeared are looked for. A request can be processed later than
+  // that: such a key is invisible to this rotation (a known limit, see DESIGN.md).
+  Duration create_settle = std::chrono::seconds(5);
+  CreateFallback fallback = CreateFallback::os_ec2; // when policy refuses /v3/credentials
 };
 
 // Everything the protocol knows about one rotation. Persisted as one row (src/store).
@@ -87,6 +102,14 @@ struct Rotation {
   std::optional<std::string> old_access; // the key consumers held when the rotation started
   std::optional<std::string> new_access; // recorded before create (credentials) or after (os_ec2)
   std::vector<std::string> keys_before;  // os_ec2 only: access ids that existed before create
+  // os_ec2 only: keys that appeared in the project while a create whose outcome is unknown
+  // was in flight. Any of them may be ours or another host's (a fleet shares the user): they
+  // are never adopted or deleted, only recorded and reported for the operator.
+  std::vector<std::string> candidates;
+  // The create call may have made new_access without us learning it (timeout, unparsable
+  // answer): the key stays managed (previous) after the rollback deleted it, so that a create
+  // that lands late is deleted by the next retire.
+  bool create_uncertain = false;
 
   TimePoint started_at{};
   TimePoint phase_since{};           // when the current phase began
@@ -128,10 +151,12 @@ struct ReloadFailed {
 };
 struct TimerFired {}; // retry_at or grace_until has passed
 struct Retired {
-  std::string note; // e.g. "old key still accepted 0.2 s after delete"
+  std::string note;                   // e.g. "old key still accepted 0.2 s after delete"
+  std::vector<std::string> deleted{}; // the managed keys deleted (or found gone) by this attempt
 };
 struct RetireFailed {
   Error error;
+  std::vector<std::string> deleted{}; // deleted before the failure
 };
 struct Restored {}; // every consumer holds the old key again
 struct RestoreFailed {
@@ -141,10 +166,17 @@ struct Deleted {}; // the new key is gone from Keystone
 struct DeleteFailed {
   Error error;
 };
+struct CreateRefused {                  // policy refused POST /v3/credentials (403)
+  Error error;                          // what Keystone said
+  std::vector<std::string> keys_before; // the user's keys, listed after the refusal
+};
+struct KeysAppeared {              // FindNewKeys: keys in the project that are not in
+  std::vector<std::string> access; // keys_before and that no profile of this daemon manages
+};
 
 using Event = std::variant<Started, Created, CreateFailed, Written, WriteFailed, Verified, Reloaded,
                            ReloadFailed, TimerFired, Retired, RetireFailed, Restored, RestoreFailed,
-                           Deleted, DeleteFailed>;
+                           Deleted, DeleteFailed, CreateRefused, KeysAppeared>;
 
 // --- Actions: what the engine must do next (after persisting the new state) ---
 
@@ -159,27 +191,10 @@ struct RetireOldKeys {};    // delete managed keys of the profile other than new
 struct RestoreConsumers {}; // write rotation.old_access back into every consumer
 struct DeleteNewKey {};     // delete rotation.new_access (after checking no consumer names it)
 struct Finish {};           // the rotation reached a final phase: report, schedule the next one
+struct FindNewKeys {};      // os_ec2 create with unknown outcome: list the keys that appeared
 
 using Action = std::variant<CreateKey, WriteConsumers, VerifyKey, ReloadConsumers, WaitUntil,
-                            RetireOldKeys, RestoreConsumers, DeleteNewKey, Finish>;
-
-struct Step {
-  Rotation state;
-  std::vector<Action> actions;
-};
-
-// The action that carries out the rotation's current phase: what a fresh start or a resume
-// after a crash runs first. A final phase yields Finish.
-Action action_for(const Rotation& rotation, TimePoint now);
-
-// The protocol. Pure: the same inputs give the same outputs. An event that does not belong
-// to the current phase is a broken invariant in the engine: the state is returned unchanged
-// with error set and no action, so the engine can report it instead of guessing.
-Step step(Rotation state, const Event& event, TimePoint now, const RotationPolicy& policy);
-
-// The wait before retry number `attempt` (1-based) of a failed verification: 1 s, 2 s, 4 s...
-// capped at `cap`.
-Duration verify_backoff(int attempt, Duration cap) noexcept;
+                            RetireOldKeys, RestoreConsumers, DeleteNewKey, Finish, FindNewKeys>;
 
 // --- Managed keys: the daemon's own EC2 credentials and their roles ---
 
@@ -202,6 +217,27 @@ struct KeyChange {
   KeyState state;
 };
 
+struct Step {
+  Rotation state;
+  std::vector<Action> actions;
+  // The managed-key changes to store with `state`: key_changes(before, state) plus the keys
+  // the event reports deleted.
+  std::vector<KeyChange> changes;
+};
+
+// The action that carries out the rotation's current phase: what a fresh start or a resume
+// after a crash runs first. A final phase yields Finish.
+Action action_for(const Rotation& rotation, TimePoint now);
+
+// The protocol. Pure: the same inputs give the same outputs. An event that does not belong
+// to the current phase is a broken invariant in the engine: the state is returned unchanged
+// with error set and no action, so the engine can report it instead of guessing.
+Step step(Rotation state, const Event& event, TimePoint now, const RotationPolicy& policy);
+
+// The wait before retry number `attempt` (1-based) of a failed verification: 1 s, 2 s, 4 s...
+// capped at `cap`.
+Duration verify_backoff(int attempt, Duration cap) noexcept;
+
 // The managed-key changes implied by a transition from `before` to `after`:
 // - the new key is pending from the moment its access id is known until it is verified;
 // - when the new key is verified it becomes current and the old key previous;
@@ -209,5 +245,9 @@ struct KeyChange {
 //   (the next retire deletes it once no consumer names it).
 // Retire marks each key it deletes itself, one by one, as it goes.
 std::vector<KeyChange> key_changes(const Rotation& before, const Rotation& after);
+
+// Whether any consumer file names `access`.
+bool named_by_any(const std::vector<std::optional<std::string>>& holders,
+                  const std::string& access);
 
 } // namespace credrotd::core

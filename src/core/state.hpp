@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace credrotd::core {
 
@@ -44,6 +45,17 @@ struct ConsumerWrite {
   std::string sha256_after;
   TimePoint at{};
 };
+
+// What a retire does with the profile's managed keys, given the access id every consumer file
+// names (nullopt: no key) and the rotation's new key. Pure: the one place that decides the
+// invariant "a key is deleted only when no consumer file names it".
+struct RetirePlan {
+  std::vector<std::string> remove; // delete these (not retired, not new, named by no file)
+  std::vector<std::string> kept;   // named by a file: kept (the retire fails as unsafe)
+};
+RetirePlan keys_to_retire(const std::vector<ManagedKey>& managed,
+                          const std::vector<std::optional<std::string>>& holders,
+                          const std::optional<std::string>& new_access);
 
 struct OutcomeCounts {
   std::int64_t succeeded = 0;

@@ -25,6 +25,7 @@ struct Engine::Run {
   std::shared_ptr<const ProfileRuntime> profile;
   core::Rotation rotation;
   std::optional<core::Secret> new_secret; // kept in memory while the rotation runs, never stored
+  std::optional<core::Secret> old_secret; // read back for a restore (or for redaction)
   asio::system_timer timer;               // WaitUntil
   bool resumed = false;                   // started from the state after a restart
 };
@@ -43,8 +44,9 @@ std::string phase_name(const core::Rotation& r)
 
 std::string action_name(const core::Action& action)
 {
-  static constexpr const char* names[] = {"create", "write",   "verify",     "reload", "wait",
-                                          "retire", "restore", "delete_new", "finish"};
+  static constexpr const char* names[] = {"create", "write",        "verify",  "reload",
+                                          "wait",   "retire",       "restore", "delete_new",
+                                          "finish", "find_new_keys"};
   return names[action.index()];
 }
 
@@ -55,43 +57,6 @@ std::string list(const std::vector<std::string>& items)
     out += (out.empty() ? "" : ", ") + item;
   }
   return out;
-}
-
-// Which consumers name `access`, described for a message.
-std::vector<std::string> named_by(ConsumersPort& consumers,
-                                  const std::vector<std::optional<std::string>>& holders,
-                                  const std::string& access)
-{
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < holders.size(); ++i) {
-    if (holders[i] == access) {
-      out.push_back(consumers.describe(i));
-    }
-  }
-  return out;
-}
-
-// Keys of the user in the profile's project that appeared since `before`, minus the keys
-// this daemon already manages for the profile. Used to recover an OS-EC2 create after a
-// crash, when Keystone chose the id and we never learnt it.
-Task<Result<std::vector<std::string>>> appeared_since(Engine::Run& run, StatePort& state)
-{
-  auto& ks = *run.profile->keystone;
-  CREDROTD_CO_TRY_ASSIGN(const auto identity, co_await ks.identity());
-  CREDROTD_CO_TRY_ASSIGN(const auto records, co_await ks.list_keys());
-  CREDROTD_CO_TRY_ASSIGN(const auto managed, state.keys(run.profile->name));
-  std::vector<std::string> out;
-  for (const auto& rec : records) {
-    const auto& before = run.rotation.keys_before;
-    const bool known_before = std::find(before.begin(), before.end(), rec.access) != before.end();
-    const bool is_managed = std::any_of(managed.begin(), managed.end(), [&](const auto& k) {
-      return k.access == rec.access && k.state != core::KeyState::pending;
-    });
-    if (!known_before && !is_managed && rec.project_id == identity.project_id) {
-      out.push_back(rec.access);
-    }
-  }
-  co_return out;
 }
 
 } // namespace
@@ -120,20 +85,37 @@ void scrub(std::string& text, std::string_view secret)
   }
 }
 
+// Every secret the run holds, for redaction. The views live as long as the run's secrets.
+std::vector<std::string_view> held_secrets(const Engine::Run& run)
+{
+  std::vector<std::string_view> out;
+  for (const auto* secret : {&run.new_secret, &run.old_secret}) {
+    if (*secret) {
+      out.push_back(secret->value().reveal());
+    }
+  }
+  return out;
+}
+
+void scrub_all(std::string& text, const Engine::Run& run)
+{
+  for (const auto secret : held_secrets(run)) {
+    scrub(text, secret);
+  }
+}
+
 } // namespace
 
-// Stores `proposed` as the run's state (with the key changes it implies) and tells the
-// observer. Without a durable record the engine must not act: a failure stops this run (the
-// rotation resumes from its last recorded phase at the next start) and is reported to the
-// daemon as fatal.
-core::Status persist(Engine* engine, Engine::Run& run, const core::Rotation& proposed)
+// Stores `proposed` as the run's state (with the key changes of its step) and tells the
+// observer. Every state write of a rotation goes through here. Without a durable record the
+// engine must not act: a failure stops this run (the rotation resumes from its last recorded
+// phase at the next start) and is reported to the daemon as fatal.
+core::Status persist(Engine* engine, Engine::Run& run, const core::Step& proposed)
 {
-  core::Rotation next = proposed;
-  if (run.new_secret) {
-    scrub(next.error, run.new_secret->reveal());
-    scrub(next.note, run.new_secret->reveal());
-  }
-  const auto changes = core::key_changes(run.rotation, next);
+  core::Rotation next = proposed.state;
+  scrub_all(next.error, run);
+  scrub_all(next.note, run);
+  const auto& changes = proposed.changes;
   if (next == run.rotation && changes.empty()) {
     return {}; // nothing new to make durable (a fresh rotation's Started event): no commit
   }
@@ -149,7 +131,11 @@ core::Status persist(Engine* engine, Engine::Run& run, const core::Rotation& pro
     return error;
   }
   const bool phase_changed = next.phase != run.rotation.phase;
+  const bool new_candidates = next.candidates != run.rotation.candidates;
   run.rotation = next;
+  if (new_candidates && !next.candidates.empty()) {
+    engine->m_observer.log(Severity::warning, run.profile->name, next.id, next.note);
+  }
   if (phase_changed) {
     engine->m_observer.phase_changed(run.rotation);
   }
@@ -160,7 +146,7 @@ namespace {
 
 // --- the actions ---
 
-Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
+Task<core::Event> do_create(std::shared_ptr<Engine::Run> run)
 {
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
@@ -176,7 +162,8 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
   if (r.method == core::CreateMethod::credentials) {
     const std::string access = r.new_access.value_or("");
     if (run->resumed || r.attempts > 0) {
-      // The key may exist already: take its secret from Keystone.
+      // The key may exist already: take its secret from Keystone. Its id is one this daemon
+      // drew from its CSPRNG, so it is ours.
       auto existing = co_await ks.secret_of(access);
       if (existing) {
         run->new_secret = std::move(*existing);
@@ -188,11 +175,11 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
     }
     auto fresh = ks.generate_key();
     auto created = co_await ks.create_key(access, fresh.secret.clone());
-    if (created || created.error().code == Errc::conflict) {
-      if (created) {
-        run->new_secret = std::move(fresh.secret);
-        co_return core::Created{access};
-      }
+    if (created) {
+      run->new_secret = std::move(fresh.secret);
+      co_return core::Created{access};
+    }
+    if (created.error().code == Errc::conflict) {
       // Our earlier attempt got through after all: its secret is in Keystone.
       auto secret = co_await ks.secret_of(access);
       if (!secret) {
@@ -201,59 +188,68 @@ Task<core::Event> do_create(std::shared_ptr<Engine::Run> run, StatePort& state)
       run->new_secret = std::move(*secret);
       co_return core::Created{access};
     }
-    if (created.error().code != Errc::forbidden ||
-        run->profile->create_method != core::CreateMethodChoice::auto_) {
-      co_return core::CreateFailed{created.error(), core::is_transient(created.error().code)};
-    }
-    // Policy refuses /v3/credentials: fall back to OS-EC2, recording the keys that exist so
-    // that a crash during the call can be recovered by diffing.
-    auto listed = co_await ks.list_keys();
-    if (!listed) {
-      co_return core::CreateFailed{listed.error(), false};
-    }
-    core::Rotation next = r;
-    next.method = core::CreateMethod::os_ec2;
-    next.new_access.reset();
-    next.keys_before.clear();
-    for (const auto& k : *listed) {
-      next.keys_before.push_back(k.access);
-    }
-    next.note = "POST /v3/credentials refused (" + created.error().message +
-                "); created through OS-EC2 instead";
-    if (auto stored = state.save_rotation(next, {{access, core::KeyState::retired}}); !stored) {
-      co_return core::CreateFailed{stored.error(), false};
-    }
-    r = next;
-    run->resumed = false;
-  }
-  // OS-EC2: Keystone chooses the id.
-  if (run->resumed) {
-    auto appeared = co_await appeared_since(*run, state);
-    if (!appeared) {
-      co_return core::CreateFailed{appeared.error(), false};
-    }
-    if (appeared->size() > 1) {
-      co_return core::CreateFailed{
-          core::Error{Errc::unsafe, "several keys (" + list(*appeared) +
-                                        ") appeared in the project while an OS-EC2 create was "
-                                        "interrupted; not guessing which is ours"},
-          false};
-    }
-    if (appeared->size() == 1) {
-      auto secret = co_await ks.secret_of(appeared->front());
-      if (!secret) {
-        co_return core::CreateFailed{secret.error(), core::is_transient(secret.error().code)};
+    if (created.error().code == Errc::forbidden) {
+      // Policy refuses /v3/credentials. Whether to fall back is the core's decision; it needs
+      // the keys that exist now to tell a later create apart from them.
+      auto listed = co_await ks.list_keys();
+      if (!listed) {
+        co_return core::CreateFailed{listed.error(), false};
       }
-      run->new_secret = std::move(*secret);
-      co_return core::Created{appeared->front()};
+      core::CreateRefused refused{created.error(), {}};
+      for (const auto& k : *listed) {
+        refused.keys_before.push_back(k.access);
+      }
+      co_return refused;
     }
+    co_return core::CreateFailed{created.error(), core::create_may_exist(created.error().code)};
   }
+  // OS-EC2: Keystone chooses the id. The core never asks for this create while an earlier
+  // one's outcome is unknown (it asks FindNewKeys first).
   auto made = co_await ks.create_key_os_ec2();
   if (!made) {
-    co_return core::CreateFailed{made.error(), core::is_transient(made.error().code)};
+    co_return core::CreateFailed{made.error(), core::create_may_exist(made.error().code)};
   }
   run->new_secret = std::move(made->secret);
   co_return core::Created{made->access};
+}
+
+// The keys of the user in the profile's project that are not in keys_before and that no
+// profile of this daemon manages: what an OS-EC2 create of unknown outcome may have made, and
+// what another host sharing the user may have made at the same time.
+Task<core::Event> do_find_new_keys(std::shared_ptr<Engine::Run> run, StatePort& state)
+{
+  const bool creating = run->rotation.phase == core::Phase::create;
+  const auto failed = [&](const core::Error& error) -> core::Event {
+    if (creating) {
+      // A resumed create whose outcome is unknown: treat it as one that may have landed.
+      return core::CreateFailed{error, true};
+    }
+    return core::DeleteFailed{error};
+  };
+  auto& ks = *run->profile->keystone;
+  auto identity = co_await ks.identity();
+  if (!identity) {
+    co_return failed(identity.error());
+  }
+  auto records = co_await ks.list_keys();
+  if (!records) {
+    co_return failed(records.error());
+  }
+  auto managed = state.managed_access_ids();
+  if (!managed) {
+    co_return failed(managed.error());
+  }
+  core::KeysAppeared appeared;
+  const auto& before = run->rotation.keys_before;
+  for (const auto& rec : *records) {
+    const bool known_before = std::find(before.begin(), before.end(), rec.access) != before.end();
+    const bool is_managed =
+        std::find(managed->begin(), managed->end(), rec.access) != managed->end();
+    if (!known_before && !is_managed && rec.project_id == identity->project_id) {
+      appeared.access.push_back(rec.access);
+    }
+  }
+  co_return appeared;
 }
 
 // Writes `access` into every consumer that does not hold it yet, recording each write.
@@ -286,6 +282,25 @@ Task<Result<const core::Secret*>> new_secret(Engine::Run& run)
   co_return &*run.new_secret;
 }
 
+// Before a consumer's own program runs (check, reload command), the run makes sure it holds
+// every secret the consumer files may contain, so that whatever the program prints is
+// redacted: after a restart neither is in memory. Best effort: a key Keystone cannot return
+// cannot be redacted, and the program runs anyway (not running it would be worse).
+Task<void> hold_file_secrets(Engine::Run& run)
+{
+  auto& ks = *run.profile->keystone;
+  if (!run.new_secret && run.rotation.new_access) {
+    if (auto secret = co_await ks.secret_of(*run.rotation.new_access)) {
+      run.new_secret = std::move(*secret);
+    }
+  }
+  if (!run.old_secret && run.rotation.old_access) {
+    if (auto secret = co_await ks.secret_of(*run.rotation.old_access)) {
+      run.old_secret = std::move(*secret);
+    }
+  }
+}
+
 Task<core::Event> do_write(std::shared_ptr<Engine::Run> run, StatePort& state)
 {
   auto secret = co_await new_secret(*run);
@@ -303,7 +318,7 @@ Task<core::Event> do_write(std::shared_ptr<Engine::Run> run, StatePort& state)
 Task<core::Event> do_restore(std::shared_ptr<Engine::Run> run, StatePort& state)
 {
   const std::string old = run->rotation.old_access.value_or("");
-  // The old secret is re-read from Keystone: no copy of it is kept anywhere.
+  // The old secret is re-read from Keystone: no copy of it is kept anywhere but in memory.
   auto secret = co_await run->profile->keystone->secret_of(old);
   if (!secret) {
     auto error = secret.error();
@@ -312,7 +327,8 @@ Task<core::Event> do_restore(std::shared_ptr<Engine::Run> run, StatePort& state)
     }
     co_return core::RestoreFailed{error};
   }
-  auto written = co_await write_all(*run, state, old, *secret, core::WriteKind::restore);
+  run->old_secret = std::move(*secret);
+  auto written = co_await write_all(*run, state, old, *run->old_secret, core::WriteKind::restore);
   if (!written) {
     co_return core::RestoreFailed{written.error()};
   }
@@ -331,9 +347,10 @@ Task<core::Event> do_verify(std::shared_ptr<Engine::Run> run)
   auto report = co_await run->profile->s3->verify(*run->rotation.new_access, (*secret)->clone(),
                                                   Expect::accepted);
   if (report.result == core::VerifyResult::accepted) {
+    co_await hold_file_secrets(*run);
     auto& consumers = *run->profile->consumers;
     for (std::size_t i = 0; i < consumers.count(); ++i) {
-      auto checked = co_await consumers.check(i);
+      auto checked = co_await consumers.check(i, held_secrets(*run));
       if (!checked) {
         report = VerifyReport{core::VerifyResult::check_failed,
                               consumers.describe(i) + ": " + checked.error().message};
@@ -346,44 +363,74 @@ Task<core::Event> do_verify(std::shared_ptr<Engine::Run> run)
 
 Task<core::Event> do_reload(std::shared_ptr<Engine::Run> run)
 {
-  auto reloaded = co_await run->profile->consumers->reload();
+  co_await hold_file_secrets(*run);
+  auto reloaded = co_await run->profile->consumers->reload(held_secrets(*run));
   if (!reloaded) {
     co_return core::ReloadFailed{reloaded.error()};
   }
   co_return core::Reloaded{};
 }
 
-Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, Observer& observer)
+// The access ids named by the run's consumer files and, when a reload changed the profile's
+// configuration since the run started, by the files configured now: a key is protected while
+// any file that names it is known.
+Result<std::vector<std::optional<std::string>>>
+all_holders(const Engine::Run& run, const std::shared_ptr<const ProfileRuntime>& current)
+{
+  CREDROTD_TRY_ASSIGN(auto holders, read_holders(*run.profile->consumers));
+  if (current && current->consumers && current->consumers != run.profile->consumers) {
+    CREDROTD_TRY_ASSIGN(const auto now_configured, read_holders(*current->consumers));
+    holders.insert(holders.end(), now_configured.begin(), now_configured.end());
+  }
+  return holders;
+}
+
+// Which consumers (of the run's and the current configuration) name `access`, for a message.
+std::vector<std::string> named_by(const Engine::Run& run,
+                                  const std::shared_ptr<const ProfileRuntime>& current,
+                                  const std::vector<std::optional<std::string>>& holders,
+                                  const std::string& access)
+{
+  std::vector<std::string> out;
+  std::vector<ConsumersPort*> ports{run.profile->consumers.get()};
+  if (current && current->consumers && current->consumers != run.profile->consumers) {
+    ports.push_back(current->consumers.get());
+  }
+  std::size_t at = 0;
+  for (auto* port : ports) {
+    for (std::size_t i = 0; i < port->count() && at < holders.size(); ++i, ++at) {
+      if (holders[at] == access) {
+        out.push_back(port->describe(i));
+      }
+    }
+  }
+  return out;
+}
+
+Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, Observer& observer,
+                            std::shared_ptr<const ProfileRuntime> current)
 {
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
-  auto& consumers = *run->profile->consumers;
   auto managed = state.live_keys(run->profile->name);
   if (!managed) {
-    co_return core::RetireFailed{managed.error()};
+    co_return core::RetireFailed{managed.error(), {}};
   }
-  auto holders = read_holders(consumers);
+  auto holders = all_holders(*run, current);
   if (!holders) {
-    co_return core::RetireFailed{holders.error()};
+    co_return core::RetireFailed{holders.error(), {}};
   }
+  const auto plan = core::keys_to_retire(*managed, *holders, r.new_access);
   std::vector<std::string> notes;
-  std::vector<std::string> kept;
-  for (const auto& key : *managed) {
-    if (key.state == core::KeyState::retired || key.access == r.new_access) {
-      continue;
-    }
-    // Invariant: a key is deleted only when no consumer file names it.
-    if (const auto users = named_by(consumers, *holders, key.access); !users.empty()) {
-      kept.push_back(key.access + " (still in " + list(users) + ")");
-      continue;
-    }
+  std::vector<std::string> deleted_keys;
+  for (const auto& access : plan.remove) {
     std::optional<core::Secret> secret;
     if (run->profile->confirm_retire) {
-      auto fetched = co_await ks.secret_of(key.access);
+      auto fetched = co_await ks.secret_of(access);
       if (fetched) {
         secret = std::move(*fetched);
       } else if (fetched.error().code != Errc::not_found) {
-        co_return core::RetireFailed{fetched.error()};
+        co_return core::RetireFailed{fetched.error(), deleted_keys};
       }
     }
     crash_point("retire:before_delete");
@@ -392,76 +439,67 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
     // (No co_await inside ?: : g++ 12 destroys such a result twice.)
     core::Status deleted;
     if (secret) {
-      deleted = co_await ks.delete_read_key(key.access);
+      deleted = co_await ks.delete_read_key(access);
     } else {
-      deleted = co_await ks.delete_key(key.access);
+      deleted = co_await ks.delete_key(access);
     }
     if (!deleted && deleted.error().code != Errc::not_found) {
-      co_return core::RetireFailed{deleted.error()};
+      co_return core::RetireFailed{deleted.error(), deleted_keys};
     }
     crash_point("retire:deleted");
-    if (auto stored = state.set_key_state(key.profile, key.access, core::KeyState::retired, now());
-        !stored) {
-      co_return core::RetireFailed{stored.error()};
-    }
-    observer.key_deleted(r, key.access);
+    // Recorded retired by the transition this attempt ends with; a crash before that deletes
+    // it again on resume (not_found counts as deleted).
+    deleted_keys.push_back(access);
+    observer.key_deleted(r, access);
     if (secret) {
       const auto report =
-          co_await run->profile->s3->verify(key.access, std::move(*secret), Expect::rejected);
+          co_await run->profile->s3->verify(access, std::move(*secret), Expect::rejected);
       if (report.result == core::VerifyResult::accepted) {
-        notes.push_back("old key " + key.access +
+        notes.push_back("old key " + access +
                         " still accepted right after its deletion (S3 or Keystone caches keep "
                         "deleted keys until their TTL)");
       } else if (report.result == core::VerifyResult::rejected) {
-        notes.push_back("old key " + key.access + " deleted and refused by S3");
+        notes.push_back("old key " + access + " deleted and refused by S3");
       } else {
-        notes.push_back("old key " + key.access + " deleted; S3 could not confirm (" +
-                        report.detail + ")");
+        notes.push_back("old key " + access + " deleted; S3 could not confirm (" + report.detail +
+                        ")");
       }
     } else {
-      notes.push_back("old key " + key.access + " deleted");
+      notes.push_back("old key " + access + " deleted");
     }
   }
-  if (!kept.empty()) {
+  if (!plan.kept.empty()) {
+    std::vector<std::string> kept;
+    for (const auto& access : plan.kept) {
+      kept.push_back(access + " (still in " + list(named_by(*run, current, *holders, access)) +
+                     ")");
+    }
     co_return core::RetireFailed{
-        core::Error{Errc::unsafe, "kept " + list(kept) + ": a consumer still names it"}};
+        core::Error{Errc::unsafe, "kept " + list(kept) + ": a consumer still names it"},
+        deleted_keys};
   }
-  co_return core::Retired{notes.empty() ? std::string("no old key to delete") : list(notes)};
+  co_return core::Retired{notes.empty() ? std::string("no old key to delete") : list(notes),
+                          deleted_keys};
 }
 
-Task<core::Event> do_delete_new(std::shared_ptr<Engine::Run> run, StatePort& state)
+Task<core::Event> do_delete_new(std::shared_ptr<Engine::Run> run,
+                                std::shared_ptr<const ProfileRuntime> current)
 {
   auto& r = run->rotation;
   auto& ks = *run->profile->keystone;
   if (!r.new_access) {
-    // An interrupted OS-EC2 create: find what it made, if anything.
-    auto appeared = co_await appeared_since(*run, state);
-    if (!appeared) {
-      co_return core::DeleteFailed{appeared.error()};
-    }
-    if (appeared->empty()) {
-      co_return core::Deleted{};
-    }
-    if (appeared->size() > 1) {
-      co_return core::DeleteFailed{core::Error{
-          Errc::unsafe, "several keys (" + list(*appeared) +
-                            ") appeared while an OS-EC2 create was interrupted; none deleted"}};
-    }
-    core::Rotation next = r;
-    next.new_access = appeared->front();
-    if (auto stored = state.save_rotation(next, {}); !stored) {
-      co_return core::DeleteFailed{stored.error()};
-    }
-    r = next;
+    co_return core::DeleteFailed{
+        core::Error{Errc::internal, "asked to delete a new key whose id is unknown"}};
   }
-  auto holders = read_holders(*run->profile->consumers);
+  auto holders = all_holders(*run, current);
   if (!holders) {
     co_return core::DeleteFailed{holders.error()};
   }
-  if (const auto users = named_by(*run->profile->consumers, *holders, *r.new_access);
-      !users.empty()) {
+  if (core::named_by_any(*holders, *r.new_access)) {
     co_return core::DeleteFailed{
-        core::Error{Errc::unsafe, "the new key is still in " + list(users) + "; not deleting it"}};
+        core::Error{Errc::unsafe, "the new key is still in " +
+                                      list(named_by(*run, current, *holders, *r.new_access)) +
+                                      "; not deleting it"}};
   }
   auto deleted = co_await ks.delete_key(*r.new_access);
   if (!deleted && deleted.error().code != Errc::not_found) {
@@ -528,7 +566,10 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
 {
   auto& state = engine->m_state;
   auto& observer = engine->m_observer;
-  const auto& policy = run->profile->rotation;
+  core::RotationPolicy policy = run->profile->rotation;
+  policy.fallback = run->profile->create_method == core::CreateMethodChoice::auto_
+                        ? core::CreateFallback::os_ec2
+                        : core::CreateFallback::none;
   // Releases the concurrency slot however the run ends, an exception included.
   struct Slot {
     Engine* engine;
@@ -547,7 +588,7 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
   if (fresh) {
     observer.rotation_started(run->rotation);
     const auto s = core::step(run->rotation, core::Started{}, now(), policy);
-    if (persist(engine, *run, s.state)) {
+    if (persist(engine, *run, s)) {
       actions = s.actions;
     }
   } else {
@@ -579,26 +620,26 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
       co_await acquire_slot(engine);
       slot.held = true;
     } else if (std::holds_alternative<core::CreateKey>(action)) {
-      event = co_await do_create(run, state);
+      event = co_await do_create(run);
     } else if (std::holds_alternative<core::WriteConsumers>(action)) {
       event = co_await do_write(run, state);
     } else if (std::holds_alternative<core::VerifyKey>(action)) {
       event = co_await do_verify(run);
       if (auto* v = std::get_if<core::Verified>(&event);
           v != nullptr && v->result != core::VerifyResult::accepted) {
-        if (run->new_secret) {
-          scrub(v->detail, run->new_secret->reveal());
-        }
+        scrub_all(v->detail, *run);
         observer.verification_failed(run->rotation, v->detail);
       }
     } else if (std::holds_alternative<core::ReloadConsumers>(action)) {
       event = co_await do_reload(run);
     } else if (std::holds_alternative<core::RetireOldKeys>(action)) {
-      event = co_await do_retire(run, state, observer);
+      event = co_await do_retire(run, state, observer, engine->find(run->profile->name));
     } else if (std::holds_alternative<core::RestoreConsumers>(action)) {
       event = co_await do_restore(run, state);
     } else if (std::holds_alternative<core::DeleteNewKey>(action)) {
-      event = co_await do_delete_new(run, state);
+      event = co_await do_delete_new(run, engine->find(run->profile->name));
+    } else if (std::holds_alternative<core::FindNewKeys>(action)) {
+      event = co_await do_find_new_keys(run, state);
     }
     if (engine->m_stopping) {
       break;
@@ -609,15 +650,18 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
       // A broken invariant in this engine: keep the stored state, say so, stop this run. The
       // rotation resumes from its stored phase on the next start.
       observer.log(Severity::error, run->profile->name, run->rotation.id,
-                   "internal error, rotation paused: " + s.state.error);
+                   "internal error, rotation paused until the next start or reload: " +
+                       s.state.error);
+      engine->m_paused.insert(run->rotation.id);
       break;
     }
-    if (!persist(engine, *run, s.state)) {
+    if (!persist(engine, *run, s)) {
       break;
     }
     actions = s.actions;
   }
   run->new_secret.reset();
+  run->old_secret.reset();
   engine->m_running.erase(run->profile->name);
   if (auto waiters = engine->m_waiters.extract(run->rotation.id)) {
     for (auto& timer : waiters.mapped()) {
@@ -647,6 +691,11 @@ void Engine::set_profiles(std::vector<std::shared_ptr<const ProfileRuntime>> pro
     const std::string name = p->name;
     m_profiles.emplace(name, std::move(p));
   }
+  // A rotation left unfinished (its profile was not configured at start, or it was paused
+  // after an internal error) resumes now that its profile is configured.
+  m_paused.clear();
+  m_unschedulable.clear();
+  resume();
   poke_scheduler();
   m_observer.state_changed();
 }
@@ -694,6 +743,9 @@ void Engine::resume()
     return;
   }
   for (auto& r : *unfinished) {
+    if (m_running.count(r.profile) != 0 || m_planning.count(r.profile) != 0) {
+      continue; // already running (resumed by an earlier call)
+    }
     auto profile = find(r.profile);
     if (!profile) {
       m_observer.log(Severity::warning, r.profile, r.id,
@@ -802,9 +854,21 @@ Task<Result<std::int64_t>> Engine::rotate(std::string name, Trigger trigger)
     co_return make_error(Errc::conflict, "profile " + name + " is already rotating (rotation " +
                                              std::to_string(it->second->rotation.id) + ")");
   }
-  if (!m_planning.insert(name).second) {
+  if (m_planning.count(name) != 0) {
     co_return make_error(Errc::conflict, "profile " + name + " is already starting a rotation");
   }
+  CREDROTD_CO_TRY_ASSIGN(const auto unfinished, m_state.running_rotation(name));
+  if (unfinished) {
+    // Not running in this process: paused after an internal error, or left by a profile that
+    // was not configured. A reload (or the next start) resumes it.
+    const std::string why =
+        m_paused.count(unfinished->id) != 0 ? " paused after an internal error" : " not running";
+    co_return make_error(Errc::conflict, "profile " + name + " has an unfinished rotation " +
+                                             std::to_string(unfinished->id) + " in phase " +
+                                             phase_name(*unfinished) + why +
+                                             "; it resumes at the next reload or start");
+  }
+  m_planning.insert(name);
   auto planned = co_await plan(profile, m_state, m_observer);
   m_planning.erase(name);
   if (m_stopping) {
@@ -893,9 +957,13 @@ Task<Result<std::vector<KeyView>>> Engine::keys(std::string name)
   }
   CREDROTD_CO_TRY_ASSIGN(const auto records, co_await profile->keystone->list_keys());
   CREDROTD_CO_TRY_ASSIGN(const auto managed, m_state.keys(name));
+  CREDROTD_CO_TRY_ASSIGN(const auto candidates, m_state.candidates(name));
   std::vector<KeyView> out;
   for (const auto& rec : records) {
     KeyView view{rec.access, rec.project_id, "not_managed"};
+    if (std::find(candidates.begin(), candidates.end(), rec.access) != candidates.end()) {
+      view.role = "candidate";
+    }
     for (const auto& k : managed) {
       if (k.access == rec.access) {
         view.role = std::string(core::to_string(k.state));
@@ -913,7 +981,8 @@ Task<void> Engine::run_scheduler()
     std::optional<core::TimePoint> earliest;
     std::vector<std::string> due;
     for (const auto& [name, profile] : m_profiles) {
-      if (!profile->enabled || m_running.count(name) != 0 || m_planning.count(name) != 0) {
+      if (!profile->enabled || m_running.count(name) != 0 || m_planning.count(name) != 0 ||
+          m_unschedulable.count(name) != 0) {
         continue;
       }
       auto stored = m_state.profile(name);
@@ -938,9 +1007,10 @@ Task<void> Engine::run_scheduler()
     }
     for (const auto& name : due) {
       auto started = co_await rotate(name, Trigger::schedule);
-      if (!started && started.error().code != Errc::conflict) {
+      if (!started && !m_stopping) {
         m_observer.log(Severity::warning, name, 0,
                        "scheduled rotation not started: " + started.error().describe());
+        defer_after_failure(name);
       }
     }
     if (!due.empty()) {
@@ -950,6 +1020,38 @@ Task<void> Engine::run_scheduler()
                                           : core::Clock::time_point::max());
     boost::system::error_code ec;
     co_await m_scheduler_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void Engine::defer_after_failure(const std::string& name)
+{
+  // Whatever stopped the rotation from starting, the profile must not be due again at once:
+  // the scheduler would loop without ever yielding the io_context (no D-Bus, no signals, no
+  // watchdog). A rotation that started and failed has already moved next_due (finish_run).
+  const auto profile = find(name);
+  auto stored = m_state.profile(name);
+  if (!profile || !stored) {
+    return;
+  }
+  core::ProfileState p = *stored ? **stored : core::ProfileState{};
+  const auto t = now();
+  if (p.next_due && *p.next_due > t) {
+    return;
+  }
+  p.name = name;
+  p.next_due = core::next_due_after_failure(t, std::max(1, p.consecutive_failures + 1),
+                                            profile->schedule, utc_offset(t));
+  if (!p.next_due || *p.next_due <= t) {
+    p.next_due = t + std::chrono::minutes(1);
+  }
+  if (auto saved = m_state.save_profile(p); !saved) {
+    // Without a stored due time the loop would come back at once: stop scheduling this
+    // profile until the next reload.
+    m_observer.log(Severity::error, name, 0,
+                   "cannot store the next due time, not scheduling the profile until the next "
+                   "reload: " +
+                       saved.error().describe());
+    m_unschedulable.insert(name);
   }
 }
 
@@ -1028,6 +1130,8 @@ Result<ProfileStatus> Engine::status(const std::string& name) const
     }
   }
   CREDROTD_TRY_ASSIGN(s.counts, m_state.outcome_counts(name));
+  CREDROTD_TRY_ASSIGN(const auto candidates, m_state.candidates(name));
+  s.candidate_keys = candidates.size();
   return s;
 }
 

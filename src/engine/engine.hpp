@@ -68,7 +68,10 @@ enum class Trigger { schedule, request, resume };
 struct KeyView {
   std::string access;
   std::string project_id;
-  std::string role; // current, previous, pending, retired (still in Keystone), or not_managed
+  // current, previous, pending, retired (still in Keystone), not_managed, or candidate: a key
+  // that appeared during an OS-EC2 create of unknown outcome; it may be this daemon's or
+  // another host's, so it is neither adopted nor deleted: the operator decides.
+  std::string role;
 };
 
 struct EngineOptions {
@@ -86,6 +89,8 @@ struct ProfileStatus {
   std::optional<core::Rotation> last;    // the last finished rotation, if any
   std::optional<core::TimePoint> last_success_at;
   core::OutcomeCounts counts;
+  // Keys the profile's rotations recorded as candidates (see KeyView::role), 0 normally.
+  std::size_t candidate_keys = 0;
 };
 
 // Runs on one io_context thread; every method must be called from that thread. Owns no
@@ -100,13 +105,15 @@ public:
 
   // Replaces the set of profiles (at start and on reload). New profiles are scheduled,
   // removed ones are no longer scheduled; rotations in progress go on with the runtime they
-  // started with.
+  // started with (a retire also protects the files configured now). Unfinished rotations of
+  // configured profiles that are not running (left while their profile was not configured,
+  // or paused after an internal error) resume.
   void set_profiles(std::vector<std::shared_ptr<const ProfileRuntime>> profiles);
   std::vector<std::string> profile_names() const;
 
-  // Resumes the unfinished rotations found in the state (those whose profile is configured;
-  // the others are reported and kept for when the profile returns). Call once, after
-  // set_profiles().
+  // Resumes the unfinished rotations found in the state that are not running (those whose
+  // profile is configured; the others are reported and kept for when the profile returns).
+  // set_profiles() calls it; calling it again resumes nothing twice.
   void resume();
 
   // Schedules due profiles until stop(). Wakes only when something is due: no polling.
@@ -158,10 +165,11 @@ private:
   friend Task<void> acquire_slot(Engine* engine);
   friend void release_slot(Engine* engine);
   friend void finish_run(Engine* engine, const std::shared_ptr<Run>& run);
-  friend core::Status persist(Engine* engine, Run& run, const core::Rotation& proposed);
+  friend core::Status persist(Engine* engine, Run& run, const core::Step& proposed);
 
   void start(std::shared_ptr<Run> run, bool fresh);
   void poke_scheduler();
+  void defer_after_failure(const std::string& name);
   double jitter_fraction();
   core::Duration utc_offset(core::TimePoint at) const;
   std::shared_ptr<const ProfileRuntime> find(const std::string& name) const;
@@ -173,6 +181,8 @@ private:
   std::map<std::string, std::shared_ptr<const ProfileRuntime>> m_profiles;
   std::map<std::string, std::shared_ptr<Run>> m_running; // by profile name
   std::set<std::string> m_planning;                      // profiles between rotate() and start
+  std::set<std::int64_t> m_paused;       // rotations stopped by an internal error (see log)
+  std::set<std::string> m_unschedulable; // profiles whose due time cannot be stored
   std::map<std::int64_t, std::vector<std::shared_ptr<boost::asio::steady_timer>>> m_waiters;
   int m_active = 0; // runs holding a concurrency slot
   std::deque<std::shared_ptr<boost::asio::steady_timer>> m_slot_waiters;

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace credrotd::engine {
@@ -91,6 +92,10 @@ struct WriteReport {
   std::string sha256_after;
 };
 
+// Secrets to replace by "<redacted>" in whatever a consumer's program prints before it goes
+// into a message. Views of secrets the caller holds until the call completes.
+using Redactions = std::vector<std::string_view>;
+
 // The consumer files of one profile, and the programs that use them.
 class ConsumersPort {
 public:
@@ -104,10 +109,12 @@ public:
   // Rewrites the file with this key (atomically, format-preserving).
   virtual Result<WriteReport> write(std::size_t index, const std::string& access,
                                     const core::Secret& secret) = 0;
-  // Runs the consumer's own check command, if it has one (success when it has none).
-  virtual Task<Status> check(std::size_t index) = 0;
-  // Reloads/restarts each affected unit once and runs the configured commands.
-  virtual Task<Status> reload() = 0;
+  // Runs the consumer's own check command, if it has one (success when it has none). Every
+  // string of `redact` is replaced in the output the error quotes.
+  virtual Task<Status> check(std::size_t index, Redactions redact) = 0;
+  // Reloads/restarts each affected unit once and runs the configured commands; `redact` as
+  // for check().
+  virtual Task<Status> reload(Redactions redact) = 0;
 };
 
 } // namespace credrotd::engine

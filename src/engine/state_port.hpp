@@ -38,6 +38,12 @@ public:
   // The same without the retired keys: the ones rotations act on (current, previous,
   // pending). Stays small however long the history, unlike keys().
   virtual Result<std::vector<core::ManagedKey>> live_keys(const std::string& profile) const = 0;
+  // The access ids of every key any profile manages that is not retired (pending included):
+  // keys known to be this daemon's, never candidates of an OS-EC2 create.
+  virtual Result<std::vector<std::string>> managed_access_ids() const = 0;
+  // The candidate keys recorded by the profile's rotations (Rotation::candidates), oldest
+  // first, without repeats: keys that may or may not be this daemon's, for the operator.
+  virtual Result<std::vector<std::string>> candidates(const std::string& profile) const = 0;
   virtual Status set_key(const core::ManagedKey& key) = 0;
   virtual Status set_key_state(const std::string& profile, const std::string& access,
                                core::KeyState state, core::TimePoint at) = 0;

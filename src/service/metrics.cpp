@@ -103,6 +103,13 @@ std::string render_metrics(const std::vector<engine::ProfileStatus>& profiles, c
            sample("credrotd_rotations_total", p, std::to_string(p.counts.failed),
                   ",result=\"failed\"");
          });
+  family({"credrotd_candidate_keys", "gauge",
+          "Keys recorded during OS-EC2 creates of unknown outcome that may be the daemon's or "
+          "another host's: never deleted or adopted, for the operator to check (credrotctl "
+          "keys)."},
+         [&](const engine::ProfileStatus& p) {
+           sample("credrotd_candidate_keys", p, std::to_string(p.candidate_keys));
+         });
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -113,6 +114,15 @@ END;
 CREATE TRIGGER outcome_counts_delete AFTER DELETE ON rotations BEGIN
   UPDATE outcome_counts SET n = n - 1 WHERE profile = OLD.profile AND outcome = OLD.outcome;
 END;
+)sql",
+    // 3: OS-EC2 creates of unknown outcome. The keys that appeared meanwhile (candidates: may
+    // be ours or another host's) are recorded with the rotation, never as managed keys, and
+    // found for `credrotctl keys` through an index of the few rotations that have any. A
+    // create of unknown outcome keeps its new key managed after the rollback.
+    R"sql(
+ALTER TABLE rotations ADD COLUMN candidates TEXT NOT NULL DEFAULT '';
+ALTER TABLE rotations ADD COLUMN create_uncertain INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX rotations_with_candidates ON rotations(profile, id) WHERE candidates <> '';
 )sql",
 };
 
@@ -324,7 +334,7 @@ Status exec_done(Statement& st, sqlite3* db, std::string_view what,
 constexpr const char* k_rotation_columns =
     "id, profile, phase, outcome, method, old_access, new_access, keys_before, started_at, "
     "phase_since, retry_at, verify_deadline, grace_until, finished_at, attempts, keep_new_key, "
-    "error_code, error, note";
+    "error_code, error, note, candidates, create_uncertain";
 
 Result<core::Rotation> read_rotation(const Statement& st)
 {
@@ -361,6 +371,8 @@ Result<core::Rotation> read_rotation(const Statement& st)
   }
   r.error = st.text(17);
   r.note = st.text(18);
+  r.candidates = split_lines(st.text(19));
+  r.create_uncertain = st.int64(20) != 0;
   return r;
 }
 
@@ -527,7 +539,9 @@ Status bind_and_run_rotation(sqlite3* db, const std::filesystem::path& path, con
                     : std::nullopt)
       .bind(17, r.error)
       .bind(18, r.note)
-      .bind(19, r.id);
+      .bind(19, r.id)
+      .bind(20, join_lines(r.candidates))
+      .bind(21, r.create_uncertain ? 1 : 0);
   return exec_done(st, db, "cannot store rotation " + std::to_string(r.id), path);
 }
 
@@ -589,7 +603,7 @@ Result<std::int64_t> Store::insert_rotation(const core::Rotation& rotation)
         "UPDATE rotations SET profile=?1, phase=?2, outcome=?3, method=?4, old_access=?5, "
         "new_access=?6, keys_before=?7, started_at=?8, phase_since=?9, retry_at=?10, "
         "verify_deadline=?11, grace_until=?12, finished_at=?13, attempts=?14, keep_new_key=?15, "
-        "error_code=?16, error=?17, note=?18 WHERE id=?19",
+        "error_code=?16, error=?17, note=?18, candidates=?20, create_uncertain=?21 WHERE id=?19",
         stored));
     core::Rotation nothing;
     nothing.phase = stored.phase;
@@ -622,7 +636,7 @@ Status Store::save_rotation(const core::Rotation& rotation,
         "UPDATE rotations SET profile=?1, phase=?2, outcome=?3, method=?4, old_access=?5, "
         "new_access=?6, keys_before=?7, started_at=?8, phase_since=?9, retry_at=?10, "
         "verify_deadline=?11, grace_until=?12, finished_at=?13, attempts=?14, keep_new_key=?15, "
-        "error_code=?16, error=?17, note=?18 WHERE id=?19",
+        "error_code=?16, error=?17, note=?18, candidates=?20, create_uncertain=?21 WHERE id=?19",
         rotation));
     CREDROTD_TRY(apply_key_changes(db, m_path, rotation, changes, rotation.phase_since));
     if (phase_changed) {
@@ -783,6 +797,39 @@ Result<std::vector<ManagedKey>> Store::live_keys(const std::string& profile) con
                            "ORDER BY created_at, access");
   st.bind(1, profile);
   return read_keys(m_db.get(), m_path, st);
+}
+
+Result<std::vector<std::string>> Store::managed_access_ids() const
+{
+  Statement st(m_db.get(), "SELECT DISTINCT access FROM keys WHERE state <> 'retired'");
+  std::vector<std::string> out;
+  while (st.next()) {
+    out.push_back(st.text(0));
+  }
+  if (!st.done()) {
+    return db_error(m_db.get(), "cannot read managed keys", m_path);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Store::candidates(const std::string& profile) const
+{
+  // The WHERE term is the one of the partial index rotations_with_candidates.
+  Statement st(m_db.get(), "SELECT candidates FROM rotations WHERE profile = ?1 AND "
+                           "candidates <> '' ORDER BY id");
+  st.bind(1, profile);
+  std::vector<std::string> out;
+  while (st.next()) {
+    for (auto& access : split_lines(st.text(0))) {
+      if (std::find(out.begin(), out.end(), access) == out.end()) {
+        out.push_back(std::move(access));
+      }
+    }
+  }
+  if (!st.done()) {
+    return db_error(m_db.get(), "cannot read candidate keys", m_path);
+  }
+  return out;
 }
 
 Status Store::set_key(const ManagedKey& key)

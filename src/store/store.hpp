@@ -24,7 +24,7 @@ using core::TimePoint;
 
 // The schema version this build writes; older databases are migrated forward on open, newer
 // ones are refused (a downgrade must not silently drop columns it does not know).
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 
 using core::ConsumerWrite;
 using core::ManagedKey;
@@ -84,6 +84,8 @@ public:
   Result<std::vector<ManagedKey>> keys(const std::string& profile) const override;
   Result<std::vector<ManagedKey>> live_keys(const std::string& profile) const override;
   // Inserts or updates one key's state (and retired_at when it becomes retired).
+  Result<std::vector<std::string>> managed_access_ids() const override;
+  Result<std::vector<std::string>> candidates(const std::string& profile) const override;
   Status set_key(const ManagedKey& key) override;
   Status set_key_state(const std::string& profile, const std::string& access, core::KeyState state,
                        TimePoint at) override;

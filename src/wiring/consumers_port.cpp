@@ -60,7 +60,7 @@ ConsumersAdapter::write(std::size_t index, const std::string& access, const core
   return engine::WriteReport{report.old_sha256, report.new_sha256};
 }
 
-engine::Task<core::Status> ConsumersAdapter::check(std::size_t index)
+engine::Task<core::Status> ConsumersAdapter::check(std::size_t index, engine::Redactions redact)
 {
   const auto& c = m_consumers.at(index);
   if (c.check.empty()) {
@@ -71,6 +71,7 @@ engine::Task<core::Status> ConsumersAdapter::check(std::size_t index)
   spec.user = c.user;
   spec.timeout = c.check_timeout;
   spec.label = "check";
+  spec.redact = std::move(redact);
   co_return co_await service::run_command(m_executor, std::move(spec));
 }
 
@@ -85,7 +86,7 @@ std::vector<service::UnitAction> ConsumersAdapter::unit_actions() const
   return service::merge_unit_actions(std::move(actions));
 }
 
-engine::Task<core::Status> ConsumersAdapter::reload()
+engine::Task<core::Status> ConsumersAdapter::reload(engine::Redactions redact)
 {
   auto actions = unit_actions();
   if (!actions.empty()) {
@@ -102,6 +103,7 @@ engine::Task<core::Status> ConsumersAdapter::reload()
       spec.user = c.user;
       spec.timeout = c.run_timeout;
       spec.label = "reload command";
+      spec.redact = redact;
       CREDROTD_CO_TRY(co_await service::run_command(m_executor, std::move(spec)));
     }
   }

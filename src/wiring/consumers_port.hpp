@@ -29,8 +29,8 @@ public:
   core::Result<std::optional<std::string>> read_access(std::size_t index) override;
   core::Result<engine::WriteReport> write(std::size_t index, const std::string& access,
                                           const core::Secret& secret) override;
-  engine::Task<core::Status> check(std::size_t index) override;
-  engine::Task<core::Status> reload() override;
+  engine::Task<core::Status> check(std::size_t index, engine::Redactions redact) override;
+  engine::Task<core::Status> reload(engine::Redactions redact) override;
 
   // Each unit of every consumer once, with the strongest action asked for it.
   std::vector<service::UnitAction> unit_actions() const;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Table-driven tests of the rotation protocol: every transition, failure and resume point.
 #include "core/rotation.hpp"
+#include "core/state.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <random>
 
 using namespace credrotd::core;
@@ -367,7 +370,13 @@ TEST_CASE("random walks never delete a key a consumer may hold", "[core][rotatio
   const auto p = policy();
   for (int walk = 0; walk < 5000; ++walk) {
     Rotation r = fresh(rng() % 8 == 0 ? std::nullopt : std::optional<std::string>("OLDKEY"));
+    if (rng() % 4 == 0) {
+      r.method = CreateMethod::os_ec2; // Keystone chooses the id
+      r.new_access.reset();
+      r.keys_before = {"OLDKEY"};
+    }
     TimePoint now = t0;
+    std::vector<std::string> appeared; // keys another host made: never ours to take
     bool consumers_may_hold_new = false;
     bool verified = false;
     Step s = step(r, Started{}, now, p);
@@ -383,7 +392,22 @@ TEST_CASE("random walks never delete a key a consumer may hold", "[core][rotatio
         return Error{codes[rng() % 6], "x"};
       };
       if (std::holds_alternative<CreateKey>(action)) {
-        event = pick(3) ? Event{Created{"NEWKEY"}} : Event{CreateFailed{any_error(), pick(2) == 0}};
+        const int c = pick(5);
+        if (c == 0 && s.state.method == CreateMethod::credentials) {
+          event = CreateRefused{err(Errc::forbidden), {"OLDKEY"}};
+        } else if (c <= 1) {
+          event = CreateFailed{any_error(), pick(2) == 0};
+        } else {
+          event = Created{s.state.method == CreateMethod::os_ec2 ? "OSKEY" : "NEWKEY"};
+        }
+      } else if (std::holds_alternative<FindNewKeys>(action)) {
+        REQUIRE(s.state.method == CreateMethod::os_ec2);
+        REQUIRE_FALSE(s.state.new_access);
+        appeared = pick(2) ? std::vector<std::string>{} : std::vector<std::string>{"HOSTB"};
+        event = pick(5) ? Event{KeysAppeared{appeared}} : Event{DeleteFailed{any_error()}};
+        if (s.state.phase == Phase::create && std::holds_alternative<DeleteFailed>(event)) {
+          event = CreateFailed{any_error(), true};
+        }
       } else if (std::holds_alternative<WriteConsumers>(action)) {
         consumers_may_hold_new = true;
         event = pick(4) ? Event{Written{}} : Event{WriteFailed{any_error()}};
@@ -406,6 +430,8 @@ TEST_CASE("random walks never delete a key a consumer may hold", "[core][rotatio
         event = ok ? Event{Restored{}} : Event{RestoreFailed{any_error()}};
       } else if (std::holds_alternative<DeleteNewKey>(action)) {
         REQUIRE_FALSE(consumers_may_hold_new);
+        REQUIRE(s.state.new_access); // a key whose id the daemon knows is the daemon's
+        REQUIRE(std::find(appeared.begin(), appeared.end(), *s.state.new_access) == appeared.end());
         event = pick(3) ? Event{Deleted{}} : Event{DeleteFailed{any_error()}};
       } else if (const auto* wait = std::get_if<WaitUntil>(&action)) {
         REQUIRE(wait->at >= now - std::chrono::seconds(400));
@@ -415,6 +441,15 @@ TEST_CASE("random walks never delete a key a consumer may hold", "[core][rotatio
       }
       s = step(s.state, event, now, p);
       REQUIRE(s.state.error_code != Errc::internal);
+      for (const auto& change : s.changes) {
+        // Another host's key is never adopted or retired.
+        REQUIRE(std::find(appeared.begin(), appeared.end(), change.access) == appeared.end());
+      }
+    }
+    if (!s.state.candidates.empty()) {
+      CHECK(s.state.candidates == appeared);
+      CHECK(s.state.outcome == Outcome::failed);
+      CHECK_FALSE(s.state.new_access);
     }
     REQUIRE(is_final(s.state.phase));
     REQUIRE(only_action<Finish>(s));
@@ -464,4 +499,284 @@ TEST_CASE("managed keys change role with the rotation's phases", "[core][rotatio
   const Rotation writing = in_phase(Phase::write);
   CHECK(changes(writing, step(writing, Written{}, t0, p).state).empty());
   CHECK(key_state_from_string(to_string(KeyState::previous)) == KeyState::previous);
+}
+
+namespace {
+
+// One row of the transition table: from `phase` (of `state`), `event` leads to `to` with the
+// single action `action` (nullopt: the event does not belong to the phase, which changes
+// nothing but the error and asks for no action).
+struct Row {
+  const char* name;
+  Rotation state;
+  Event event;
+  Phase to;
+  std::optional<Action> action;
+};
+
+const Error transient_error{Errc::transient, "503"};
+
+std::vector<Event> one_of_each_event()
+{
+  return {Started{},
+          Created{"NEWKEY"},
+          CreateFailed{transient_error, true},
+          Written{},
+          WriteFailed{err(Errc::io)},
+          Verified{VerifyResult::accepted, ""},
+          Reloaded{},
+          ReloadFailed{err(Errc::io)},
+          TimerFired{},
+          Retired{"n", {}},
+          RetireFailed{transient_error, {}},
+          Restored{},
+          RestoreFailed{transient_error},
+          Deleted{},
+          DeleteFailed{transient_error},
+          CreateRefused{err(Errc::forbidden), {"K1"}},
+          KeysAppeared{{}}};
+}
+
+Rotation os_ec2_unknown(Phase phase)
+{
+  Rotation r = in_phase(phase);
+  r.method = CreateMethod::os_ec2;
+  r.new_access.reset();
+  r.keys_before = {"OLDKEY"};
+  return r;
+}
+
+template <class F> Rotation with(Rotation r, F&& change)
+{
+  change(r);
+  return r;
+}
+
+// The phase × event table of the protocol (the base state: credentials create, old and new
+// key known, 1 s into the phase).
+std::vector<Row> transition_table()
+{
+  const auto at = [](Phase p) { return in_phase(p); };
+  using P = Phase;
+  return {
+      {"create starts", at(P::create), Started{}, P::create, CreateKey{}},
+      {"create retried", at(P::create), TimerFired{}, P::create, CreateKey{}},
+      {"created", at(P::create), Created{"NEWKEY"}, P::write, WriteConsumers{}},
+      {"create may have landed", at(P::create), CreateFailed{transient_error, true},
+       P::rollback_delete, DeleteNewKey{}},
+      {"create refused by policy falls back to OS-EC2", at(P::create),
+       CreateRefused{err(Errc::forbidden), {"K1"}}, P::create, CreateKey{}},
+      {"write retried", at(P::write), TimerFired{}, P::write, WriteConsumers{}},
+      {"written", at(P::write), Written{}, P::verify, VerifyKey{}},
+      {"write failed", at(P::write), WriteFailed{err(Errc::io)}, P::rollback_write,
+       RestoreConsumers{}},
+      {"verify retried", at(P::verify), TimerFired{}, P::verify, VerifyKey{}},
+      {"verified", at(P::verify), Verified{VerifyResult::accepted, ""}, P::reload,
+       ReloadConsumers{}},
+      {"reload retried", at(P::reload), TimerFired{}, P::reload, ReloadConsumers{}},
+      {"reloaded", at(P::reload), Reloaded{}, P::grace, WaitUntil{t0 + 1s + 10min}},
+      {"reload failed", at(P::reload), ReloadFailed{err(Errc::io)}, P::rollback_write,
+       RestoreConsumers{}},
+      {"grace not over", at(P::grace), TimerFired{}, P::grace, WaitUntil{t0 + 10min}},
+      {"retire retried", at(P::retire), TimerFired{}, P::retire, RetireOldKeys{}},
+      {"retired", at(P::retire), Retired{"n", {}}, P::done, Finish{}},
+      {"retire failed, retried", at(P::retire), RetireFailed{transient_error, {}}, P::retire,
+       WaitUntil{t0 + 1s + 30s}},
+      {"restore retried", at(P::rollback_write), TimerFired{}, P::rollback_write,
+       RestoreConsumers{}},
+      {"restored", at(P::rollback_write), Restored{}, P::rollback_reload, ReloadConsumers{}},
+      {"restore failed, retried", at(P::rollback_write), RestoreFailed{transient_error},
+       P::rollback_write, WaitUntil{t0 + 1s + 30s}},
+      {"rollback reload retried", at(P::rollback_reload), TimerFired{}, P::rollback_reload,
+       ReloadConsumers{}},
+      {"rollback reloaded", at(P::rollback_reload), Reloaded{}, P::rollback_delete, DeleteNewKey{}},
+      {"rollback reload failed", at(P::rollback_reload), ReloadFailed{err(Errc::io)},
+       P::rollback_delete, DeleteNewKey{}},
+      {"delete retried", at(P::rollback_delete), TimerFired{}, P::rollback_delete, DeleteNewKey{}},
+      {"deleted", at(P::rollback_delete), Deleted{}, P::rolled_back, Finish{}},
+      {"delete failed, retried", at(P::rollback_delete), DeleteFailed{transient_error},
+       P::rollback_delete, WaitUntil{t0 + 1s + 30s}},
+  };
+}
+
+// Rows whose outcome depends on more than the phase: the variants of each decision.
+std::vector<Row> variant_rows()
+{
+  const auto at = [](Phase p) { return in_phase(p); };
+  using P = Phase;
+  return {
+      {"a create that surely failed", at(P::create), CreateFailed{err(Errc::forbidden), false},
+       P::failed, Finish{}},
+      {"an OS-EC2 create resumes by looking", os_ec2_unknown(P::create), TimerFired{}, P::create,
+       FindNewKeys{}},
+      {"nothing appeared: create", os_ec2_unknown(P::create), KeysAppeared{{}}, P::create,
+       CreateKey{}},
+      {"keys appeared: candidates, no adoption", os_ec2_unknown(P::create), KeysAppeared{{"X"}},
+       P::failed, Finish{}},
+      {"OS-EC2 create of unknown outcome settles first", os_ec2_unknown(P::create),
+       CreateFailed{transient_error, true}, P::rollback_delete, WaitUntil{t0 + 1s + 5s}},
+      {"OS-EC2 created", os_ec2_unknown(P::create), Created{"OSKEY"}, P::write, WriteConsumers{}},
+      {"an OS-EC2 create refused again", os_ec2_unknown(P::create),
+       CreateRefused{err(Errc::forbidden), {}}, P::failed, Finish{}},
+      {"look for what the create made", os_ec2_unknown(P::rollback_delete), TimerFired{},
+       P::rollback_delete, FindNewKeys{}},
+      {"it made nothing", os_ec2_unknown(P::rollback_delete), KeysAppeared{{}}, P::rolled_back,
+       Finish{}},
+      {"it may have made these", os_ec2_unknown(P::rollback_delete), KeysAppeared{{"X", "Y"}},
+       P::failed, Finish{}},
+      {"rejected before the deadline", at(P::verify), Verified{VerifyResult::rejected, ""},
+       P::verify, WaitUntil{t0 + 1s + 1s}},
+      {"rejected at the deadline", at(P::verify), Verified{VerifyResult::rejected, ""},
+       P::rollback_write, RestoreConsumers{}},
+      {"no grace period", at(P::reload), Reloaded{}, P::retire, RetireOldKeys{}},
+      {"grace over", at(P::grace), TimerFired{}, P::retire, RetireOldKeys{}},
+      {"retire refused for safety", at(P::retire), RetireFailed{err(Errc::unsafe), {}}, P::done,
+       Finish{}},
+      {"restore impossible", at(P::rollback_write), RestoreFailed{err(Errc::io)}, P::failed,
+       Finish{}},
+      {"new key kept", with(at(P::rollback_reload), [](Rotation& r) { r.keep_new_key = true; }),
+       Reloaded{}, P::failed, Finish{}},
+      {"delete impossible", at(P::rollback_delete), DeleteFailed{err(Errc::io)}, P::failed,
+       Finish{}},
+      {"no old key to return to", in_phase(P::write, std::nullopt), WriteFailed{err(Errc::io)},
+       P::failed, Finish{}},
+  };
+}
+
+} // namespace
+
+TEST_CASE("every phase and event lead to the transition of the table", "[core][rotation][table]")
+{
+  const auto p = policy();
+  const auto check_row = [&](const Row& row, TimePoint now, const RotationPolicy& pol) {
+    INFO(row.name << ": " << to_string(row.state.phase));
+    const Step s = step(row.state, row.event, now, pol);
+    CHECK(s.state.phase == row.to);
+    if (row.action) {
+      REQUIRE(s.actions.size() == 1);
+      CHECK(s.actions.front().index() == row.action->index());
+      if (const auto* wait = std::get_if<WaitUntil>(&*row.action)) {
+        CHECK(std::get<WaitUntil>(s.actions.front()).at == wait->at);
+      }
+      CHECK(s.state.error_code != Errc::internal);
+    } else {
+      CHECK(s.actions.empty());
+      CHECK(s.state.error_code == Errc::internal);
+    }
+  };
+
+  // The base table, and every pair it does not name is an event out of place.
+  const auto table = transition_table();
+  const std::array all_phases{
+      Phase::create,          Phase::write,           Phase::verify,      Phase::reload,
+      Phase::grace,           Phase::retire,          Phase::done,        Phase::rollback_write,
+      Phase::rollback_reload, Phase::rollback_delete, Phase::rolled_back, Phase::failed};
+  int covered = 0;
+  for (const auto phase : all_phases) {
+    for (const auto& event : one_of_each_event()) {
+      const auto row = std::find_if(table.begin(), table.end(), [&](const Row& r) {
+        return r.state.phase == phase && r.event.index() == event.index();
+      });
+      if (row != table.end()) {
+        check_row(*row, t0 + 1s, p);
+        ++covered;
+      } else {
+        check_row(Row{"out of place", in_phase(phase), event, phase, std::nullopt}, t0 + 1s, p);
+      }
+    }
+  }
+  CHECK(covered == static_cast<int>(table.size())); // no row names an impossible pair
+
+  // The variants, each with the time and policy its decision depends on.
+  auto no_grace = p;
+  no_grace.grace = 0s;
+  auto no_fallback = p;
+  no_fallback.fallback = CreateFallback::none;
+  for (const auto& row : variant_rows()) {
+    const std::string name = row.name;
+    TimePoint now = t0 + 1s;
+    if (name == "rejected at the deadline") {
+      now = t0 + 60s;
+    } else if (name == "grace over") {
+      now = t0 + 10min;
+    }
+    check_row(row, now, name == "no grace period" ? no_grace : p);
+  }
+  const Step refused =
+      step(in_phase(Phase::create), CreateRefused{err(Errc::forbidden), {}}, t0, no_fallback);
+  CHECK(refused.state.phase == Phase::failed);
+}
+
+TEST_CASE("a refused /v3/credentials switches to OS-EC2 and retires the planned id",
+          "[core][rotation]")
+{
+  const Step s = step(in_phase(Phase::create), CreateRefused{err(Errc::forbidden), {"K1", "K2"}},
+                      t0, policy());
+  CHECK(s.state.method == CreateMethod::os_ec2);
+  CHECK_FALSE(s.state.new_access);
+  CHECK(s.state.keys_before == std::vector<std::string>{"K1", "K2"});
+  REQUIRE(s.changes.size() == 1);
+  CHECK(s.changes[0].access == "NEWKEY");
+  CHECK(s.changes[0].state == KeyState::retired);
+}
+
+TEST_CASE("keys that appeared during an OS-EC2 create of unknown outcome are only recorded",
+          "[core][rotation]")
+{
+  const Step s =
+      step(os_ec2_unknown(Phase::rollback_delete), KeysAppeared{{"X", "Y"}}, t0, policy());
+  CHECK(s.state.outcome == Outcome::failed);
+  CHECK(s.state.candidates == std::vector<std::string>{"X", "Y"});
+  CHECK_FALSE(s.state.new_access);
+  CHECK(s.changes.empty()); // neither adopted nor retired
+  CHECK(s.state.note.find("X, Y") != std::string::npos);
+}
+
+TEST_CASE("a create of unknown outcome leaves its key managed after the rollback",
+          "[core][rotation]")
+{
+  const auto p = policy();
+  Step s = step(in_phase(Phase::create), CreateFailed{err(Errc::protocol), true}, t0, p);
+  CHECK(s.state.create_uncertain);
+  s = step(s.state, Deleted{}, t0 + 1s, p);
+  CHECK(s.state.phase == Phase::rolled_back);
+  REQUIRE(s.changes.size() == 1);
+  CHECK(s.changes[0].state == KeyState::previous);
+  CHECK(create_may_exist(Errc::protocol));
+  CHECK(create_may_exist(Errc::timeout));
+  CHECK_FALSE(create_may_exist(Errc::forbidden));
+}
+
+TEST_CASE("retire deletes the managed keys no consumer file names, and only those",
+          "[core][rotation][keys]")
+{
+  const auto key = [](std::string access, KeyState state) {
+    ManagedKey k;
+    k.profile = "backup";
+    k.access = std::move(access);
+    k.state = state;
+    return k;
+  };
+  const std::vector<ManagedKey> managed{
+      key("OLD", KeyState::previous), key("HELD", KeyState::previous),
+      key("GONE", KeyState::retired), key("NEW", KeyState::current),
+      key("ABANDONED", KeyState::previous)};
+  const std::vector<std::optional<std::string>> holders{"NEW", std::nullopt, "HELD"};
+  const auto plan = keys_to_retire(managed, holders, std::string("NEW"));
+  CHECK(plan.remove == std::vector<std::string>{"OLD", "ABANDONED"});
+  CHECK(plan.kept == std::vector<std::string>{"HELD"});
+  CHECK(named_by_any(holders, "HELD"));
+  CHECK_FALSE(named_by_any(holders, "OLD"));
+}
+
+TEST_CASE("a retire records the keys it deleted with its transition", "[core][rotation][keys]")
+{
+  const Step s = step(in_phase(Phase::retire), Retired{"n", {"OLDKEY", "OLDER"}}, t0, policy());
+  CHECK(s.state.phase == Phase::done);
+  std::vector<std::pair<std::string, KeyState>> changes;
+  for (const auto& c : s.changes) {
+    changes.emplace_back(c.access, c.state);
+  }
+  CHECK(changes == std::vector<std::pair<std::string, KeyState>>{{"OLDKEY", KeyState::retired},
+                                                                 {"OLDER", KeyState::retired}});
 }

@@ -10,7 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
+#include <climits>
 
+#include <functional>
 #include <map>
 #include <random>
 
@@ -43,6 +45,10 @@ struct FakeKeystone final : engine::KeystonePort {
   std::string project = "p1";
   bool forbid_credentials = false;
   std::optional<core::Error> fail_create;
+  bool create_lands = false; // fail_create is returned after the key was made (a 201 we lost)
+  std::optional<core::Error> fail_os_ec2; // OS-EC2 create answers this (after making the key
+                                          // when create_lands)
+  std::function<void(FakeKeystone&)> during_os_ec2; // what others do while the POST is out
   std::optional<core::Error> fail_identity;
   int deletes = 0;
   int delete_calls = 0;
@@ -76,6 +82,9 @@ struct FakeKeystone final : engine::KeystonePort {
   engine::Task<core::Status> create_key(std::string access, core::Secret secret) override
   {
     if (fail_create) {
+      if (create_lands) {
+        keys[access] = {std::string(secret.reveal()), project};
+      }
       co_return *fail_create;
     }
     if (forbid_credentials) {
@@ -89,7 +98,16 @@ struct FakeKeystone final : engine::KeystonePort {
   }
   engine::Task<core::Result<engine::NewKey>> create_key_os_ec2() override
   {
+    if (during_os_ec2) {
+      during_os_ec2(*this);
+    }
     auto key = generate_key();
+    if (fail_os_ec2) {
+      if (create_lands) {
+        keys[key.access] = {std::string(key.secret.reveal()), project};
+      }
+      co_return *fail_os_ec2;
+    }
     keys[key.access] = {std::string(key.secret.reveal()), project};
     co_return std::move(key);
   }
@@ -147,7 +165,9 @@ struct FakeConsumers final : engine::ConsumersPort {
   std::vector<File> files;
   int fail_write_at = -1;
   int fail_check_at = -1;
+  bool fail_reload_printing = false;
   int reloads = 0;
+  std::vector<std::vector<std::string>> redactions; // what each check and reload was given
   explicit FakeConsumers(std::size_t n) : files(n) {}
 
   std::size_t count() const override { return files.size(); }
@@ -166,19 +186,38 @@ struct FakeConsumers final : engine::ConsumersPort {
     files[i] = {access, std::string(secret.reveal())};
     return engine::WriteReport{"before", "after"};
   }
-  engine::Task<core::Status> check(std::size_t i) override
+  engine::Task<core::Status> check(std::size_t i, engine::Redactions redact) override
   {
+    redactions.push_back(std::vector<std::string>(redact.begin(), redact.end()));
     if (static_cast<int>(i) == fail_check_at) {
       // A careless check command that prints the key it was given.
-      co_return core::make_error(Errc::auth_rejected,
-                                 "s3cmd ls exited 77: secret_key = " + files[i].secret);
+      co_return core::make_error(
+          Errc::auth_rejected,
+          redacted("s3cmd ls exited 77: secret_key = " + files[i].secret, redact));
     }
     co_return core::Status{};
   }
-  engine::Task<core::Status> reload() override
+  engine::Task<core::Status> reload(engine::Redactions redact) override
   {
     ++reloads;
+    redactions.push_back(std::vector<std::string>(redact.begin(), redact.end()));
+    if (fail_reload_printing) {
+      // A reload command run with `set -x` that prints the file it reloads.
+      std::string output = "reload command /usr/local/bin/reload exited 1: + cat file0: ";
+      output += files[0].access.value_or("") + " " + files[0].secret;
+      co_return core::make_error(Errc::protocol, redacted(output, redact));
+    }
     co_return core::Status{};
+  }
+  // What the command runner does with CommandSpec::redact.
+  static std::string redacted(std::string text, const engine::Redactions& redact)
+  {
+    for (const auto secret : redact) {
+      for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+        text.replace(at, secret.size(), "<redacted>");
+      }
+    }
+    return text;
   }
 };
 
@@ -679,14 +718,20 @@ struct FailingState final : engine::StatePort {
   int calls = 0;
   FailingState(store::Store& s, int n) : real(s), fail_from(n) {}
 
+  int inserts = 0;
+  int insert_limit = INT_MAX; // more attempts than this: the scheduler is spinning
   core::Result<std::int64_t> insert_rotation(const core::Rotation& r) override
   {
+    if (++inserts > insert_limit) {
+      throw std::runtime_error("the scheduler tried to start a rotation " +
+                               std::to_string(inserts) + " times without waiting");
+    }
     return real.insert_rotation(r);
   }
   core::Status save_rotation(const core::Rotation& r,
                              const std::vector<core::KeyChange>& changes) override
   {
-    if (++calls >= fail_from) {
+    if (fail_from > 0 && ++calls >= fail_from) {
       return core::make_error(Errc::io, "database or disk is full");
     }
     return real.save_rotation(r, changes);
@@ -718,6 +763,14 @@ struct FailingState final : engine::StatePort {
   core::Result<std::vector<core::ManagedKey>> live_keys(const std::string& p) const override
   {
     return real.live_keys(p);
+  }
+  core::Result<std::vector<std::string>> managed_access_ids() const override
+  {
+    return real.managed_access_ids();
+  }
+  core::Result<std::vector<std::string>> candidates(const std::string& p) const override
+  {
+    return real.candidates(p);
   }
   core::Status set_key(const core::ManagedKey& k) override { return real.set_key(k); }
   core::Status set_key_state(const std::string& p, const std::string& a, core::KeyState s,
@@ -771,4 +824,406 @@ TEST_CASE("a state database that refuses a write stops the rotation and reports 
   const auto last = w.state.history("backup", 1).value().at(0);
   CHECK(last.outcome == core::Outcome::succeeded);
   CHECK(w.consumers->files[0].access == last.new_access);
+}
+
+namespace {
+
+// Waits for rotation `id` (resumed or started elsewhere) and returns its final state.
+core::Rotation wait_for(World& w, engine::Engine& e, std::int64_t id)
+{
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "not run");
+  struct Wait {
+    static engine::Task<void> run(engine::Engine* e, std::int64_t id,
+                                  core::Result<core::Rotation>* o)
+    {
+      *o = co_await e->wait(id);
+    }
+  };
+  w.run(Wait::run(&e, id, &out));
+  REQUIRE(out.has_value());
+  return *out;
+}
+
+// A rotation row as a crash (or a stopped run) leaves it: `phase`, nothing else running.
+core::Rotation stranded(World& w, core::Phase phase, core::CreateMethod method,
+                        std::optional<std::string> new_access)
+{
+  core::Rotation r;
+  r.profile = "backup";
+  r.old_access = "HANDMADE";
+  r.method = method;
+  r.new_access = std::move(new_access);
+  r.started_at = core::TimePoint{std::chrono::milliseconds(1000)};
+  r.phase_since = r.started_at;
+  if (method == core::CreateMethod::os_ec2) {
+    for (const auto& [access, _] : w.keystone->keys) {
+      r.keys_before.push_back(access);
+    }
+  }
+  r.id = w.state.insert_rotation(r).value();
+  r.phase = phase;
+  REQUIRE(w.state.save_rotation(r, {}).has_value());
+  REQUIRE(w.state
+              .set_key({"backup", "HANDMADE", core::KeyState::current, core::KeyOrigin::adopted,
+                        std::nullopt, core::TimePoint{}, std::nullopt})
+              .has_value());
+  return r;
+}
+
+std::map<std::string, std::string> key_roles(World& w)
+{
+  core::Result<std::vector<engine::KeyView>> keys = core::make_error(Errc::internal, "");
+  struct K {
+    static engine::Task<void> run(engine::Engine* e,
+                                  core::Result<std::vector<engine::KeyView>>* out)
+    {
+      *out = co_await e->keys("backup");
+    }
+  };
+  w.run(K::run(&w.engine, &keys));
+  REQUIRE(keys.has_value());
+  std::map<std::string, std::string> roles;
+  for (const auto& k : *keys) {
+    roles[k.access] = k.role;
+  }
+  return roles;
+}
+
+void files_hold(World& w, const std::string& access)
+{
+  for (const auto& f : w.consumers->files) {
+    CHECK(f.access == access);
+  }
+}
+
+bool logged(World& w, const std::string& text)
+{
+  return std::any_of(w.observer.lines.begin(), w.observer.lines.end(),
+                     [&](const std::string& line) { return line.find(text) != std::string::npos; });
+}
+
+} // namespace
+
+// --- issue 13.1: an OS-EC2 create of unknown outcome never takes another host's key ---
+
+TEST_CASE("an OS-EC2 create that timed out never deletes the key another host made meanwhile",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  auto p = w.profile();
+  p->create_method = core::CreateMethodChoice::os_ec2;
+  p->rotation.create_settle = 1ms;
+  w.engine.set_profiles({p});
+  // Our POST never reaches Keystone (it times out); host B, sharing the user, creates its key.
+  w.keystone->fail_os_ec2 = core::make_error(Errc::timeout, "POST OS-EC2: timed out");
+  w.keystone->during_os_ec2 = [](FakeKeystone& k) { k.keys["HOSTB"] = {"host-b-secret", "p1"}; };
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::failed);
+  CHECK(r.candidates == std::vector<std::string>{"HOSTB"});
+  CHECK(w.keystone->keys.count("HOSTB") == 1); // B's files still hold a live key
+  CHECK(w.keystone->deletes == 0);
+  files_hold(w, "HANDMADE");
+  CHECK(key_states(w).count("HOSTB") == 0); // not adopted
+  CHECK(key_roles(w).at("HOSTB") == "candidate");
+  CHECK(logged(w, "HOSTB"));
+  CHECK(w.engine.status("backup").value().candidate_keys == 1); // the metric
+}
+
+TEST_CASE("an OS-EC2 create that timed out after making our key reports it, with host B's",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  auto p = w.profile();
+  p->create_method = core::CreateMethodChoice::os_ec2;
+  p->rotation.create_settle = 1ms;
+  w.engine.set_profiles({p});
+  w.keystone->fail_os_ec2 = core::make_error(Errc::timeout, "POST OS-EC2: timed out");
+  w.keystone->create_lands = true;
+  w.keystone->during_os_ec2 = [](FakeKeystone& k) { k.keys["HOSTB"] = {"host-b-secret", "p1"}; };
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::failed);
+  // Both keys are live and recorded: neither is deleted, neither adopted.
+  CHECK(r.candidates.size() == 2);
+  CHECK(w.keystone->keys.size() == 3);
+  CHECK(w.keystone->deletes == 0);
+  for (const auto& access : r.candidates) {
+    CHECK(key_roles(w).at(access) == "candidate");
+  }
+}
+
+TEST_CASE("a resumed OS-EC2 create adopts no key it cannot prove it made", "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  const auto r = stranded(w, core::Phase::create, core::CreateMethod::os_ec2, std::nullopt);
+  w.keystone->keys["HOSTB"] = {"host-b-secret", "p1"}; // made while we were down
+  auto p = w.profile();
+  p->create_method = core::CreateMethodChoice::os_ec2;
+  w.engine.set_profiles({p});
+  w.engine.resume();
+  const auto done = wait_for(w, w.engine, r.id);
+  CHECK(done.outcome == core::Outcome::failed);
+  CHECK(done.candidates == std::vector<std::string>{"HOSTB"});
+  files_hold(w, "HANDMADE");
+  CHECK(w.keystone->keys.count("HOSTB") == 1);
+  CHECK(key_states(w).count("HOSTB") == 0);
+
+  // The next rotation goes on as usual and leaves host B's key alone.
+  const auto next = rotate(w);
+  CHECK(next.outcome == core::Outcome::succeeded);
+  CHECK(w.keystone->keys.count("HOSTB") == 1);
+  files_hold(w, *next.new_access);
+}
+
+TEST_CASE("a key another profile of the daemon made is never taken for a resumed create",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  const auto r = stranded(w, core::Phase::create, core::CreateMethod::os_ec2, std::nullopt);
+  // Profile "archive" (same user and project) created its key while "backup" was down.
+  w.keystone->keys["ARCHIVEKEY"] = {"archive-secret", "p1"};
+  REQUIRE(w.state
+              .set_key({"archive", "ARCHIVEKEY", core::KeyState::current, core::KeyOrigin::created,
+                        std::nullopt, core::TimePoint{}, std::nullopt})
+              .has_value());
+  auto p = w.profile();
+  p->create_method = core::CreateMethodChoice::os_ec2;
+  w.engine.set_profiles({p});
+  w.engine.resume();
+  const auto done = wait_for(w, w.engine, r.id);
+  CHECK(done.outcome == core::Outcome::succeeded);
+  REQUIRE(done.new_access);
+  CHECK(*done.new_access != "ARCHIVEKEY");
+  CHECK(done.candidates.empty());
+  CHECK(w.keystone->keys.count("ARCHIVEKEY") == 1);
+  files_hold(w, *done.new_access);
+}
+
+// --- issue 13.2: no path makes the scheduler spin ---
+
+TEST_CASE("a reload resumes a rotation left while its profile was not configured",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  const auto r = stranded(w, core::Phase::write, core::CreateMethod::credentials, "CRASHKEY");
+  w.keystone->keys["CRASHKEY"] = {"crash-secret", "p1"};
+  FailingState counting(w.state, 0);
+  counting.insert_limit = 20;
+  engine::Engine e(w.io.get_executor(), counting, w.observer, engine::EngineOptions{1});
+  e.set_profiles({}); // started without the profile
+  e.resume();
+  auto p = w.profile();
+  p->schedule.jitter = 0ms; // due at once
+  p->schedule.interval = 1h;
+  struct Sched {
+    static engine::Task<void> reload_then_stop(engine::Engine* e, RecordingObserver* o,
+                                               std::shared_ptr<const engine::ProfileRuntime> p,
+                                               asio::any_io_executor ex)
+    {
+      asio::steady_timer t(ex, 10ms);
+      co_await t.async_wait(asio::use_awaitable);
+      e->set_profiles({p}); // SIGHUP brings the profile back
+      for (int i = 0; i < 200 && o->finished.empty(); ++i) {
+        t.expires_after(10ms);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      e->stop();
+    }
+  };
+  asio::co_spawn(w.io, e.run_scheduler(), [](std::exception_ptr ex) {
+    if (ex) {
+      std::rethrow_exception(ex);
+    }
+  });
+  w.run(Sched::reload_then_stop(&e, &w.observer, p, w.io.get_executor()));
+  REQUIRE(w.observer.finished.size() == 1);
+  CHECK(w.observer.finished[0].id == r.id);
+  CHECK(w.observer.finished[0].outcome == core::Outcome::succeeded);
+  files_hold(w, "CRASHKEY");
+}
+
+TEST_CASE("a profile whose rotation cannot start does not make the scheduler spin",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  // The first rotation stops after its first step (the state refuses the write): its row
+  // stays unfinished and nothing in this process runs it, as after "internal error, rotation
+  // paused". The store refuses a second rotation of the profile.
+  FailingState failing(w.state, 1);
+  failing.insert_limit = 20;
+  engine::Engine e(w.io.get_executor(), failing, w.observer, engine::EngineOptions{1});
+  auto p = w.profile();
+  p->schedule.jitter = 0ms; // due at once
+  p->schedule.interval = 1h;
+  e.set_profiles({p});
+  struct Sched {
+    static engine::Task<void> stop_later(engine::Engine* e, asio::any_io_executor ex)
+    {
+      asio::steady_timer t(ex, 200ms);
+      co_await t.async_wait(asio::use_awaitable);
+      e->stop();
+    }
+  };
+  asio::co_spawn(w.io, e.run_scheduler(), [](std::exception_ptr ex) {
+    if (ex) {
+      std::rethrow_exception(ex);
+    }
+  });
+  w.run(Sched::stop_later(&e, w.io.get_executor()));
+  CHECK(failing.inserts == 1);
+  CHECK(logged(w, "scheduled rotation not started"));
+  CHECK(logged(w, "resumes at the next reload or start"));
+  const auto state = w.state.profile("backup").value();
+  REQUIRE(state);
+  REQUIRE(state->next_due);
+  CHECK(*state->next_due > core::TimePoint{std::chrono::time_point_cast<std::chrono::milliseconds>(
+                               core::Clock::now())});
+}
+
+// --- issue 13.3: secrets in command output are redacted before they are stored or sent ---
+
+TEST_CASE("the old secret printed by a reload command during rollback is redacted",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key("HANDMADE");
+  w.keystone->keys["HANDMADE"].secret = "old-secret-0123456789";
+  for (auto& f : w.consumers->files) {
+    f.secret = "old-secret-0123456789";
+  }
+  w.s3->force = core::VerifyResult::rejected; // roll back
+  w.consumers->fail_reload_printing = true;   // the rollback's reload prints the old key
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::rolled_back);
+  CHECK(r.note.find("reload after restoring failed") != std::string::npos);
+  CHECK(r.note.find("<redacted>") != std::string::npos);
+  const auto stored = w.state.rotation(r.id).value().value();
+  for (const auto* text : {&r.note, &r.error, &stored.note, &stored.error}) {
+    CHECK(text->find("old-secret-0123456789") == std::string::npos);
+  }
+  for (const auto& line : w.observer.lines) {
+    CHECK(line.find("old-secret-0123456789") == std::string::npos);
+  }
+}
+
+TEST_CASE("the new secret printed by a reload command after a restart is redacted",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  const auto r = stranded(w, core::Phase::reload, core::CreateMethod::credentials, "RESUMEKEY");
+  w.keystone->keys["RESUMEKEY"] = {"new-secret-0123456789", "p1"};
+  for (auto& f : w.consumers->files) {
+    f = {"RESUMEKEY", "new-secret-0123456789"};
+  }
+  w.consumers->fail_reload_printing = true;
+  w.engine.set_profiles({w.profile()});
+  w.engine.resume();
+  const auto done = wait_for(w, w.engine, r.id);
+  CHECK(done.outcome == core::Outcome::rolled_back);
+  CHECK(done.error.find("<redacted>") != std::string::npos);
+  const auto stored = w.state.rotation(r.id).value().value();
+  for (const auto* text : {&done.note, &done.error, &stored.note, &stored.error}) {
+    CHECK(text->find("new-secret-0123456789") == std::string::npos);
+  }
+  // Every program run was told both secrets.
+  REQUIRE_FALSE(w.consumers->redactions.empty());
+  for (const auto& given : w.consumers->redactions) {
+    CHECK(std::find(given.begin(), given.end(), "new-secret-0123456789") != given.end());
+  }
+}
+
+// --- issue 13.4: every key the daemon may have made is deleted or stays managed ---
+
+TEST_CASE("a create whose answer cannot be parsed deletes the key it made", "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  w.keystone->fail_create = core::make_error(Errc::protocol, "201 with a body that is not JSON");
+  w.keystone->create_lands = true;
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome != core::Outcome::succeeded);
+  CHECK(r.error.find("not JSON") != std::string::npos);
+  // Keystone holds only keys the state accounts for.
+  const auto states = key_states(w);
+  for (const auto& [access, _] : w.keystone->keys) {
+    const auto it = states.find(access);
+    CHECK((it != states.end() && it->second != core::KeyState::retired));
+  }
+  CHECK(w.keystone->keys.size() == 1);
+  files_hold(w, "HANDMADE");
+}
+
+TEST_CASE("a create that lands after the rollback's delete is deleted by the next retire",
+          "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  w.keystone->fail_create = core::make_error(Errc::timeout, "POST /v3/credentials timed out");
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(r.outcome == core::Outcome::rolled_back);
+  REQUIRE(r.new_access);
+  // The slow POST reaches Keystone now, after the rollback found nothing to delete.
+  w.keystone->keys[*r.new_access] = {"late-secret", "p1"};
+  CHECK(key_states(w).at(*r.new_access) == core::KeyState::previous);
+
+  w.keystone->fail_create.reset();
+  const auto next = rotate(w);
+  CHECK(next.outcome == core::Outcome::succeeded);
+  CHECK(w.keystone->keys.count(*r.new_access) == 0);
+  CHECK(key_states(w).at(*r.new_access) == core::KeyState::retired);
+  CHECK(w.keystone->keys.size() == 1);
+}
+
+// --- issue 13.5: retire protects every file that names the key when it runs ---
+
+TEST_CASE("a consumer added by a reload during grace keeps the old key alive", "[engine][issue13]")
+{
+  World w;
+  w.hand_made_key();
+  auto p = w.profile();
+  p->rotation.grace = 100ms;
+  w.engine.set_profiles({p});
+  // The reload adds a fourth file that still names the old key.
+  auto added = std::make_shared<FakeConsumers>(4);
+  struct Reload {
+    static engine::Task<void> during_grace(World* w, std::shared_ptr<engine::ProfileRuntime> p,
+                                           std::shared_ptr<FakeConsumers> added,
+                                           core::Result<core::Rotation>* out)
+    {
+      auto id = co_await w->engine.rotate("backup", engine::Trigger::request);
+      asio::steady_timer t(w->io.get_executor());
+      for (int i = 0; i < 100; ++i) {
+        const auto r = w->state.rotation(*id).value();
+        if (r && r->phase == core::Phase::grace) {
+          break;
+        }
+        t.expires_after(5ms);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      for (std::size_t i = 0; i < 3; ++i) {
+        added->files[i] = w->consumers->files[i];
+      }
+      added->files[3] = {"HANDMADE", "hand-secret"};
+      auto reloaded = std::make_shared<engine::ProfileRuntime>(*p);
+      reloaded->consumers = added;
+      w->engine.set_profiles({reloaded});
+      *out = co_await w->engine.wait(*id);
+    }
+  };
+  core::Result<core::Rotation> out = core::make_error(Errc::internal, "");
+  w.run(Reload::during_grace(&w, p, added, &out));
+  REQUIRE(out.has_value());
+  CHECK(out->outcome == core::Outcome::succeeded);
+  CHECK(w.keystone->keys.count("HANDMADE") == 1);
+  CHECK(out->note.find("file3") != std::string::npos);
+  CHECK(key_states(w).at("HANDMADE") == core::KeyState::previous);
 }

@@ -77,6 +77,8 @@ TEST_CASE("a rotation round-trips through the database with every field", "[stor
   r.error = "rejected: 403";
   r.note = "n";
   r.keep_new_key = true;
+  r.candidates = {"C1", "C2"};
+  r.create_uncertain = true;
   REQUIRE(s.save_rotation(r, {}).has_value());
 
   // Reopen: what was saved is what comes back.
@@ -98,6 +100,10 @@ TEST_CASE("a rotation round-trips through the database with every field", "[stor
   CHECK(back->error_code == core::Errc::auth_rejected);
   CHECK(back->error == "rejected: 403");
   CHECK(back->keep_new_key);
+  CHECK(back->candidates == std::vector<std::string>{"C1", "C2"});
+  CHECK(back->create_uncertain);
+  CHECK(s.candidates("backup").value() == std::vector<std::string>{"C1", "C2"});
+  CHECK(s.candidates("other").value().empty());
 
   const auto log = s.transitions(id).value();
   REQUIRE(log.size() == 2);
@@ -265,11 +271,13 @@ TEST_CASE("a database of schema 1 is migrated with its outcome counts", "[store]
   REQUIRE(sqlite3_exec(db,
                        "DROP TRIGGER outcome_counts_insert; DROP TRIGGER outcome_counts_update; "
                        "DROP TRIGGER outcome_counts_delete; DROP TABLE outcome_counts; "
-                       "DROP INDEX keys_live; PRAGMA user_version=1",
+                       "DROP INDEX keys_live; DROP INDEX rotations_with_candidates; "
+                       "ALTER TABLE rotations DROP COLUMN candidates; "
+                       "ALTER TABLE rotations DROP COLUMN create_uncertain; PRAGMA user_version=1",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto s = Store::open(path).value();
-  CHECK(s.schema_version() == 2);
+  CHECK(s.schema_version() == store::k_schema_version);
   CHECK(s.outcome_counts("backup").value().succeeded == 3);
   CHECK(s.live_keys("backup").value().size() == 1); // the pending NEW key
 }
