@@ -53,8 +53,9 @@ mirror() {
       }' /etc/apt/sources.list.d/debian.sources)
   fi
   if [[ -z $uri && -f /etc/apt/sources.list ]]; then
-    uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { if ($(i + 1) == "bookworm") { print $i; exit } break } }' \
-      /etc/apt/sources.list)
+    # "deb [options] URI bookworm components", the options left out.
+    uri=$(awk '{ line = $0; sub(/\[[^]]*\]/, "", line); split(line, f)
+                 if (f[1] == "deb" && f[3] == "bookworm") { print f[2]; exit } }' /etc/apt/sources.list)
   fi
   [[ -n $uri ]] || fail "no bookworm mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
   echo "$uri"
