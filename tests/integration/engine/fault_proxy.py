@@ -10,7 +10,9 @@ every request, a list of rules:
     {"method": "POST", "path": "regex", "action": "500", "times": 3}
     {"method": "*", "path": "regex", "action": "hang"}
     {"s3_refuse_unless": "ACCESSID", "action": "403"}   # S3: 403 unless signed by that key
-Actions: a status code ("500", "401", "403"), "hang", "garbage", "reset". "times" (default
+Actions: a status code ("500", "401", "403"), "hang", "garbage", "reset", "forward_garbage"
+(the request reaches the server, which acts on it, but its answer is replaced by garbage with
+the server's status: a 201 whose body cannot be parsed). "times" (default
 unlimited) counts down in memory per rule index. A rule matches a request whose method
 equals "method" (or "*") and whose path matches "path" (re.search).
 """
@@ -84,6 +86,11 @@ class Handler(BaseHTTPRequestHandler):
             if action == "garbage":
                 self.reply(200, b"{this is not json", "application/json")
                 return
+            if action == "forward_garbage":
+                status = self.forward(body, relay=False)
+                if status is not None:
+                    self.reply(status, b"{this is not json", "application/json")
+                return
             status = int(action)
             if status == 403 and "s3_refuse_unless" in rule:
                 self.reply(403, b"<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>"
@@ -104,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def forward(self, body):
+    def forward(self, body, relay=True):
         conn = http.client.HTTPConnection(TARGET.hostname, TARGET.port, timeout=60)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("connection", "keep-alive", "transfer-encoding")}
@@ -114,10 +121,12 @@ class Handler(BaseHTTPRequestHandler):
             data = resp.read()
         except OSError:
             self.close_connection = True
-            return
+            return None
         finally:
             conn.close()
-        proxylib.relay(self, resp, data)
+        if relay:
+            proxylib.relay(self, resp, data)
+        return resp.status
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
 

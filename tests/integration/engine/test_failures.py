@@ -7,10 +7,11 @@ Each scenario states what must hold; all share these: every consumer file holds 
 accepts, no rotation is left running, and Keystone holds only keys the state accounts for."""
 
 import os
+import sqlite3
 import subprocess
 
-from testlib import (Consumers, FaultProxy, TestUser, Workdir, check, db_rows, profile_config,
-                     run, s3_accepts, scan_for_secrets, stack)
+from testlib import (CREDROTD, OUTPUTS, Consumers, FaultProxy, TestUser, Workdir, check,
+                     clean_env, db_rows, profile_config, run, s3_accepts, scan_for_secrets, stack, wait_for)
 
 FAST = 'grace = "0s"\nverify_timeout = "2s"\nkeystone_timeout = "4s"\n'
 
@@ -113,6 +114,61 @@ def keystone_garbage_on_create(st):
     print("PASS Keystone garbage JSON on create:", outcome)
 
 
+def keystone_201_unparsable_on_create(st):
+    # The create reaches Keystone, which makes the key, but its 201 answer cannot be parsed:
+    # the key may exist, so it is deleted (or stays managed), never left live and unrecorded.
+    s = Scenario(st, "ks201garbage", keystone_rules=[
+        {"method": "POST", "path": "^/v3/credentials$", "action": "forward_garbage",
+         "times": 1}])
+    s.rotate(expect=1)
+    outcome, error, new_access = s.last()
+    check(outcome in ("failed", "rolled_back") and "protocol" in error,
+          f"an unparsable 201 is a protocol error: {outcome} {error}")
+    s.files_hold_old_key()
+    check(s.keystone_keys() == {s.old_access},
+          f"the key the lost 201 made was deleted: Keystone holds {sorted(s.keystone_keys())}")
+    s.done()
+    print("PASS Keystone 201 with an unparsable body: the key it made was deleted,", outcome)
+
+
+def os_ec2_timeout_while_another_host_creates(st):
+    # create_method = os_ec2: Keystone chooses the id. Our POST hangs (it never reaches
+    # Keystone) while host B, sharing the OpenStack user, creates its own key. The rollback
+    # cannot tell B's key from one our POST might have made: it records it as a candidate and
+    # leaves it alone (B's files keep a working key).
+    s = Scenario(st, "osec2race", keystone_rules=[
+        {"method": "POST", "path": "/credentials/OS-EC2$", "action": "hang"}],
+        extra=FAST + 'create_method = "os-ec2"\n')
+    proc = subprocess.Popen([str(CREDROTD), "--config", str(s.conf), "--once", "--profile", "p"],
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    # Once the rotation row exists, the keys before the create are recorded: B's key is new.
+    def recorded():
+        try:
+            return db_rows(s.state, "SELECT id FROM rotations")
+        except sqlite3.Error:
+            return []  # not created yet
+    wait_for(recorded, 30, "the rotation to be recorded")
+    b_access, b_secret = s.user.keystone.create()
+    out, err = proc.communicate(timeout=120)
+    OUTPUTS.append(("credrotd --once (OS-EC2 race)", out + err))
+    check(proc.returncode == 1, f"the rotation fails: exit {proc.returncode}: {err[-400:]}")
+    outcome, error, new_access = s.last()
+    check(b_access in s.keystone_keys(), "host B's key was not deleted")
+    check(s3_accepts(st, b_access, b_secret), "host B's key still works")
+    check(outcome == "failed" and "timeout" in error, f"the create timed out: {outcome} {error}")
+    check(new_access is None, f"no key was adopted: {new_access}")
+    candidates = db_rows(s.state, "SELECT candidates FROM rotations ORDER BY id DESC LIMIT 1")[0][0]
+    check(candidates.split() == [b_access], f"B's key is recorded as a candidate: {candidates!r}")
+    check(b_access not in {r[0] for r in db_rows(s.state, "SELECT access FROM keys")},
+          "B's key is not managed")
+    check(b_access in err + out, "the candidate is reported")
+    s.files_hold_old_key()
+    s.user.keystone.delete(b_access)  # host B's own rotation retires it
+    s.done()
+    print("PASS OS-EC2 create timed out while another host created a key: candidate kept")
+
+
 def keystone_401_mid_rotation(st):
     # The token is refused once in the middle (when the old key is deleted): the client
     # authenticates again and the rotation completes.
@@ -173,6 +229,30 @@ def check_command_fails(st):
     print("PASS consumer check fails: rolled back")
 
 
+def run_command_prints_old_key(st):
+    # The envfile consumer's check fails, so the rotation rolls back; its run command (a
+    # script with `set -x`, say) prints the file and fails during the rollback's reload, when
+    # the file holds the old key again. Neither key may reach the output or state.db.
+    s = Scenario(st, "runprints")
+    envfile = s.files.paths["envfile"]
+    text = s.conf.read_text().replace(
+        'type = "envfile"',
+        'type = "envfile"\ncheck = ["/bin/false"]\n'
+        f'run = [["/bin/sh", "-c", "cat {envfile}; exit 3"]]')
+    s.conf.write_text(text)
+    proc = s.rotate(expect=1)
+    outcome, error, _ = s.last()
+    note, = db_rows(s.state, "SELECT note FROM rotations ORDER BY id DESC LIMIT 1")[0]
+    check(outcome == "rolled_back", f"a failed check rolls back: {outcome} {error}")
+    check(s.old_secret not in note, "the old secret is not in the rotation's note")
+    check("exited with status 3" in note and "<redacted>" in note,
+          f"the run command's failure is noted, its output redacted: {note}")
+    check(s.old_secret not in proc.stdout + proc.stderr, "the old secret is not in the output")
+    s.files_hold_old_key()
+    s.done()  # scans state.db and every output for every secret
+    print("PASS a run command printing the old key during rollback: redacted everywhere")
+
+
 def disk_full(st):
     # One consumer lives on a tiny file system that is full: its write fails, everything
     # already written goes back to the old key.
@@ -209,10 +289,13 @@ def disk_full(st):
 
 def main():
     st = stack()
+    only = os.environ.get("CREDROTD_SCENARIOS", "").split()
     for scenario in (keystone_500_on_create, keystone_hang_on_create, keystone_garbage_on_create,
+                     keystone_201_unparsable_on_create, os_ec2_timeout_while_another_host_creates,
                      keystone_401_mid_rotation, s3_rejects_new_key, s3_down,
-                     check_command_fails, disk_full):
-        scenario(st)
+                     check_command_fails, run_command_prints_old_key, disk_full):
+        if not only or scenario.__name__ in only:
+            scenario(st)
     print("PASS failure paths")
 
 
