@@ -104,6 +104,8 @@ def main():
     check(samples[("credrotd_rotations_total", (("profile", "backup"), ("result", "succeeded")))]
           == 1, f"one successful rotation counted: {samples}")
     check(samples[("credrotd_rotation_running", (("profile", "backup"),))] == 0, "none running")
+    check(samples[("credrotd_candidate_keys", (("profile", "backup"),))] == 0,
+          "no candidate keys (OS-EC2 creates of unknown outcome)")
     check(0 <= samples[("credrotd_key_age_seconds", (("profile", "backup"),))] < 60,
           "the key is seconds old")
     check(("credrotd_last_success_timestamp_seconds", (("profile", "backup"),)) in samples,
