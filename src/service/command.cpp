@@ -4,6 +4,7 @@
 #include "service/command.hpp"
 
 #include "core/secret.hpp"
+#include "sys/capabilities.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -369,7 +371,7 @@ core::Result<Identity> resolve_identity(const std::string& user, const std::stri
 // ----------------------------------------------------------------------------------------
 // The child
 
-enum class Stage : int { setup = 1, user = 2, exec = 3 };
+enum class Stage : int { setup = 1, user = 2, exec = 3, privileges = 4 };
 
 // Written by the child to the CLOEXEC error pipe when it cannot exec; end of file means exec
 // succeeded.
@@ -426,11 +428,40 @@ struct ChildPlan {
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     fail_child(plan, Stage::setup);
   }
+  // No privilege survives into the program: no_new_privs (set-user-ID bits and file
+  // capabilities stop working), an empty bounding set while CAP_SETPCAP is still effective,
+  // then the user's groups and ids, then empty ambient, inheritable, permitted and effective
+  // sets, checked. A daemon without CAP_SETPCAP (the --user instance) cannot empty the
+  // bounding set; it then runs the program only if it holds no capability itself, so that
+  // the bounding set can grant nothing under no_new_privs.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fail_child(plan, Stage::privileges);
+  }
+  sys::CapabilitySets held;
+  if (const int error = sys::drop_bounding_set(); error != 0) {
+    if (sys::read_capabilities(held) != 0 || held.permitted != 0 || held.ambient != 0) {
+      errno = error;
+      fail_child(plan, Stage::privileges);
+    }
+  }
   if (plan.switch_user) {
-    if (::setgroups(plan.group_count, plan.groups) != 0 || ::setgid(plan.gid) != 0 ||
-        ::setuid(plan.uid) != 0) {
+    if (::setgroups(plan.group_count, plan.groups) != 0 ||
+        ::setresgid(plan.gid, plan.gid, plan.gid) != 0 ||
+        ::setresuid(plan.uid, plan.uid, plan.uid) != 0) {
       fail_child(plan, Stage::user);
     }
+  }
+  if (const int error = sys::clear_capability_sets(); error != 0) {
+    errno = error;
+    fail_child(plan, Stage::privileges);
+  }
+  if (const int error = sys::read_capabilities(held); error != 0) {
+    errno = error;
+    fail_child(plan, Stage::privileges);
+  }
+  if (held.effective != 0 || held.permitted != 0 || held.inheritable != 0 || held.ambient != 0) {
+    errno = EPERM;
+    fail_child(plan, Stage::privileges);
   }
   if (::chdir("/") != 0) {
     fail_child(plan, Stage::setup);
@@ -707,6 +738,9 @@ asio::awaitable<core::Status> run_command(asio::any_io_executor executor, Comman
         if (failure.stage == Stage::user) {
           co_return make_error(Errc::io,
                                prefix + ": cannot run as user " + id.name + ": " + reason);
+        }
+        if (failure.stage == Stage::privileges) {
+          co_return make_error(Errc::io, prefix + ": cannot drop every capability: " + reason);
         }
         co_return make_error(Errc::io, prefix + ": cannot execute: " + reason);
       }

@@ -24,8 +24,8 @@ struct CommandSpec {
   // (argv is visible to every local user in /proc).
   std::vector<std::string> argv;
   // The user to run as (a name from the passwd database). Empty: the daemon's own user.
-  // Another user needs CAP_SETUID/CAP_SETGID (the hardened unit grants both); without them
-  // the command fails with "cannot run as user ...: Operation not permitted".
+  // Another user needs CAP_SETUID/CAP_SETGID (the system unit keeps both); without them the
+  // command fails with "cannot run as user ...: Operation not permitted".
   std::string user;
   // From the start of the program until it has exited; then the whole process group is
   // killed with SIGKILL.
@@ -49,7 +49,10 @@ struct CommandSpec {
 // USER and LOGNAME=<the user>, LANG=C.UTF-8, AWS_EC2_METADATA_DISABLED=true (an S3 client
 // never reaches for a cloud metadata service), then spec.environment. Nothing is inherited.
 // With spec.user, the child takes that user's groups (as initgroups would), gid and uid
-// before exec.
+// before exec. Whoever it runs as, it runs with no capability in any set (bounding,
+// permitted, effective, inheritable, ambient) and with no_new_privs; emptying the bounding
+// set needs CAP_SETPCAP, and a daemon that lacks it but holds any capability refuses to run
+// the command ("cannot drop every capability").
 //
 // Success: the program exited with status 0. Errors (messages start with
 // "<label> <argv[0]>"; output is redacted, made printable and kept on one line):

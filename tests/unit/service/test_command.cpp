@@ -8,12 +8,19 @@
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
 #include <functional>
+#include <grp.h>
+#include <linux/capability.h>
 #include <set>
 #include <sstream>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -24,6 +31,11 @@ using service::test::run_task;
 using service::test::run_until;
 
 namespace {
+
+struct RawCaps {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+};
 
 CommandSpec shell(const std::string& script, std::chrono::milliseconds timeout = 10s)
 {
@@ -184,6 +196,109 @@ TEST_CASE("a command runs as the named user", "[command]")
   // nobody's primary group is nogroup (65534) and it is in no other group.
   CHECK(status.error().message ==
         "check /bin/sh exited with status 1: 65534 | 65534 | /nonexistent | 65534");
+}
+
+namespace {
+
+// The capability lines and NoNewPrivs of the command's own /proc/self/status, as a message.
+const std::string k_show_privileges =
+    "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status; exit 1";
+const std::string k_no_privileges =
+    "CapInh: 0000000000000000 | CapPrm: 0000000000000000 | CapEff: 0000000000000000 | "
+    "CapBnd: 0000000000000000 | CapAmb: 0000000000000000 | NoNewPrivs: 1";
+
+// Makes this (forked) process what the old unit made the daemon: a non-root user (uid 1,
+// daemon) holding CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_SETPCAP in its effective,
+// permitted, inheritable and ambient sets. Returns false if the kernel refused a step.
+bool become_capable_service_user()
+{
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || ::setgroups(0, nullptr) != 0 ||
+      ::setresgid(1, 1, 1) != 0 || ::setresuid(1, 1, 1) != 0) {
+    return false;
+  }
+  const std::uint32_t keep =
+      1U << CAP_SETUID | 1U << CAP_SETGID | 1U << CAP_CHOWN | 1U << CAP_SETPCAP;
+  RawCaps raw;
+  raw.data[0].effective = raw.data[0].permitted = raw.data[0].inheritable = keep;
+  if (::syscall(SYS_capset, &raw.header, raw.data) != 0) {
+    return false;
+  }
+  for (const int cap : {CAP_SETUID, CAP_SETGID, CAP_CHOWN, CAP_SETPCAP}) {
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("a command runs with no capability in any set and with no_new_privs", "[command]")
+{
+  REQUIRE(::geteuid() == 0);
+  asio::io_context io;
+  SECTION("as root, the daemon's own user")
+  {
+    const auto status = run(io, shell(k_show_privileges));
+    REQUIRE_FALSE(status);
+    CHECK(status.error().message == "check /bin/sh exited with status 1: " + k_no_privileges);
+  }
+  SECTION("as another user, from a service user with capabilities in its ambient set")
+  {
+    // In a child process: the ambient set is the process's own, and the test must not keep it.
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      if (!become_capable_service_user()) {
+        ::_exit(2);
+      }
+      asio::io_context child_io;
+      auto spec = shell("id -u; id -G; " + k_show_privileges);
+      spec.user = "nobody";
+      const auto status = run(child_io, spec);
+      const bool ok =
+          !status && status.error().message ==
+                         "check /bin/sh exited with status 1: 65534 | 65534 | " + k_no_privileges;
+      if (!ok) {
+        std::fprintf(stderr, "%s\n", status ? "succeeded" : status.error().message.c_str());
+      }
+      ::_exit(ok ? 0 : 1);
+    }
+    int wstatus = 0;
+    REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
+    CHECK(WIFEXITED(wstatus));
+    CHECK(WEXITSTATUS(wstatus) == 0);
+  }
+}
+
+TEST_CASE("a daemon that holds capabilities but cannot empty the bounding set runs nothing",
+          "[command]")
+{
+  REQUIRE(::geteuid() == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Without CAP_SETPCAP (dropped from every set), still holding the others.
+    ::prctl(PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0);
+    RawCaps raw;
+    ::syscall(SYS_capget, &raw.header, raw.data);
+    raw.data[0].effective &= ~(1U << CAP_SETPCAP);
+    raw.data[0].permitted &= ~(1U << CAP_SETPCAP);
+    ::syscall(SYS_capset, &raw.header, raw.data);
+    asio::io_context child_io;
+    const auto status = run(child_io, shell("echo ran; exit 0"));
+    const bool ok = !status && status.error().message ==
+                                   "check /bin/sh: cannot drop every capability: Operation not "
+                                   "permitted";
+    if (!ok) {
+      std::fprintf(stderr, "%s\n", status ? "succeeded" : status.error().message.c_str());
+    }
+    ::_exit(ok ? 0 : 1);
+  }
+  int wstatus = 0;
+  REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
+  CHECK(WIFEXITED(wstatus));
+  CHECK(WEXITSTATUS(wstatus) == 0);
 }
 
 TEST_CASE("the environment is clean: nothing is inherited", "[command]")
