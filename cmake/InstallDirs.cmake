@@ -28,12 +28,10 @@ credrotd_install_dir(CREDROTD_CATALOG_DIR "journald message catalogs" systemd ca
                      "${CMAKE_INSTALL_PREFIX}/lib/systemd/catalog")
 credrotd_install_dir(CREDROTD_BASH_COMPLETION_DIR "bash completions" bash-completion
                      completionsdir "${CMAKE_INSTALL_FULL_DATADIR}/bash-completion/completions")
-# dbus-daemon and polkitd read these only under /usr/share (and /etc): no pkg-config variable
+# dbus-daemon reads these only under /usr/share (and /etc): no pkg-config variable
 # is needed, and none exists without libdbus-1-dev.
 credrotd_install_dir(CREDROTD_DBUS_DIR "D-Bus system.d, system-services and interfaces" ""
                      "" "${CMAKE_INSTALL_FULL_DATADIR}/dbus-1")
-credrotd_install_dir(CREDROTD_POLKIT_RULES_DIR "polkit JavaScript rules" "" ""
-                     "${CMAKE_INSTALL_FULL_DATADIR}/polkit-1/rules.d")
 
 # A build with test machinery is never installed (nor packaged: cmake/CPackProjectConfig.cmake).
 # Declared before any other install rule, so nothing is installed before the refusal.

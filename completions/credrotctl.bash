@@ -23,7 +23,7 @@ _credrotctl()
     }
 
     local global_opts="--user --json --timeout --help --version"
-    local commands="status rotate verify history keys check-config"
+    local commands="status rotate verify history keys reload check-config"
     local command="" user="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -63,6 +63,10 @@ _credrotctl()
         rotate) opts="--all --wait --wait-timeout" ;;
         history) opts="-n --limit" ;;
         verify | keys) opts="" ;;
+        reload)
+            COMPREPLY=($(compgen -W "--json --user --timeout --help" -- "$cur"))
+            return 0
+            ;;
         check-config)
             COMPREPLY=($(compgen -W "-c --config --user --help" -- "$cur"))
             return 0

@@ -741,6 +741,9 @@ int main(int argc, char** argv)
               "managed (access ids only)");
   keys->add_option("profile", options.profiles, "Profile")->required()->expected(1);
 
+  auto* reload =
+      app.add_subcommand("reload", "Make credrotd re-read its configuration and wait until it has");
+
   auto* check = app.add_subcommand(
       "check-config", "Validate the configuration offline (runs credrotd --check-config)");
   check->add_option("-c,--config", options.config_file, "Main configuration file");
@@ -774,6 +777,10 @@ int main(int argc, char** argv)
     }
     if (keys->parsed()) {
       return cmd_keys(client, options);
+    }
+    if (reload->parsed()) {
+      client.call("Reload", std::tuple<>{});
+      return exit_ok;
     }
   } catch (const Failure& f) {
     std::cerr << "credrotctl: " << f.message << "\n";

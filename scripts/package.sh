@@ -4,10 +4,10 @@
 # installed: a clean Release build without tests or fault injection and `cpack -G DEB`
 # (scripts/build-deb.sh --clean), checks of
 # the .deb (control fields, contents), `apt-get install ./credrotd_*.deb`, then checks from the
-# installed paths (programs, man pages, units, completion, user, permissions, catalog, the
+# installed paths (programs, man pages, units, completion, group, permissions, catalog, the
 # installed daemon on a private bus under the installed bus policy, dpkg -L, lintian), and
 # finally `apt-get purge` (which must remove the state directory), leaving the machine as it
-# was: the credrotd user, which the package keeps on purge, is removed too if this script's
+# was: the group credrotd, which the package keeps on purge, is removed too if this script's
 # install created it. With --keep the package stays installed. Prints what it checked.
 #
 # Environment: CREDROTD_BUILD_DIR (default ./build; the package is built in $it/package),
@@ -42,8 +42,6 @@ ok() {
 if dpkg-query -W -f='${Status}' credrotd 2>/dev/null | grep -q 'installed'; then
   fail "credrotd is installed already; purge it first (apt-get purge credrotd)"
 fi
-user_existed=no
-getent passwd credrotd >/dev/null && user_existed=yes
 group_existed=no
 getent group credrotd >/dev/null && group_existed=yes
 
@@ -74,7 +72,6 @@ expected_files=(
   /usr/share/man/man1/credrotctl.1.gz
   /usr/share/man/man5/credrotd.toml.5.gz
   /usr/share/man/man8/credrotd.8.gz
-  /usr/share/polkit-1/rules.d/credrotd.rules
 )
 expected_dirs=(/etc/credrotd/credrotd.d)
 man_pages=(/usr/share/man/man8/credrotd.8.gz /usr/share/man/man5/credrotd.toml.5.gz
@@ -145,9 +142,6 @@ tail -n 3 "$build/apt-install.log"
 cleanup() {
   if [[ $keep == no ]]; then
     apt-get purge -y credrotd >"$build/apt-purge.log" 2>&1 || true
-    if [[ $user_existed == no ]]; then
-      userdel credrotd 2>/dev/null || true
-    fi
     if [[ $group_existed == no ]]; then
       groupdel credrotd 2>/dev/null || true
     fi
@@ -201,24 +195,25 @@ out=$(bash -c ". $completion && complete -p credrotctl" 2>&1) || fail "sourcing 
 [[ $out == "complete -F _credrotctl credrotctl" ]] || fail "$completion registers: $out"
 ok "bash completion: $completion registers $out"
 
-getent passwd credrotd | grep -q ':/var/lib/credrotd:' || fail "user credrotd: $(getent passwd credrotd)"
 getent group credrotd >/dev/null || fail "no group credrotd"
 [[ $(stat -c '%U:%G %a' /etc/credrotd) == "root:credrotd 750" ]] ||
   fail "/etc/credrotd is $(stat -c '%U:%G %a' /etc/credrotd), not root:credrotd 750"
-ok "user and group credrotd (systemd-sysusers); /etc/credrotd root:credrotd 0750"
-# The unit runs `credrotd --check-config` as user credrotd: the installed configuration must
-# be readable by that user and valid.
-out=$(cd /var/tmp && env -i PATH=/usr/sbin:/usr/bin HOME=/var/lib/credrotd \
-  setpriv --reuid=credrotd --regid=credrotd --init-groups /usr/sbin/credrotd --check-config 2>&1) || fail "credrotd --check-config as credrotd: $out"
+ok "group credrotd (systemd-sysusers); /etc/credrotd root:credrotd 0750"
+# The unit runs `credrotd --check-config` as root with three capabilities: the installed
+# configuration must be valid without CAP_DAC_OVERRIDE.
+out=$(cd /var/tmp && env -i PATH=/usr/sbin:/usr/bin HOME=/root \
+  setpriv --inh-caps=-all --bounding-set=-all,+setuid,+setgid,+setpcap \
+  /usr/sbin/credrotd --check-config 2>&1) || fail "credrotd --check-config: $out"
 grep -q 'configuration OK: 0 profile(s)' <<<"$out" || fail "credrotd --check-config: $out"
-ok "credrotd --check-config as user credrotd on the installed configuration: $(grep "configuration OK" <<<"$out")"
+ok "credrotd --check-config as root with the unit's bounding set on the installed configuration: $(grep "configuration OK" <<<"$out")"
 catalog=$(journalctl --list-catalog 2>&1) || fail "journalctl --list-catalog: $catalog"
 grep -q 7ea8da8ff3f445cba960f4feee592276 <<<"$catalog" ||
   fail "journalctl --list-catalog does not list credrotd's entries"
 ok "journal catalog updated (journalctl --list-catalog)"
 
-# The installed daemon, as user credrotd, on a private bus that applies the installed bus
-# policy the way the system bus does: it owns its name, root may call it, nobody may not.
+# The installed daemon, as root with the unit's bounding set, on a private bus that applies the
+# installed bus policy the way the system bus does: it owns its name, root may call it, nobody
+# may not.
 step "the installed credrotd on a private system-like bus"
 bus=$(mktemp -d)
 chmod 0755 "$bus"
@@ -257,10 +252,10 @@ for _ in $(seq 100); do
 done
 [[ -S $bus/socket ]] || fail "the private bus did not start"
 # What the unit's StateDirectory= would create.
-install -d -o credrotd -g credrotd -m 0700 /var/lib/credrotd
-(cd /var/lib/credrotd && exec env -i PATH=/usr/sbin:/usr/bin HOME=/var/lib/credrotd \
+install -d -o root -g root -m 0700 /var/lib/credrotd
+(cd /var/lib/credrotd && exec env -i PATH=/usr/sbin:/usr/bin HOME=/root \
   CREDROTD_LOG=stderr DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" \
-  setpriv --reuid=credrotd --regid=credrotd --init-groups /usr/sbin/credrotd) \
+  setpriv --inh-caps=-all --bounding-set=-all,+setuid,+setgid,+setpcap /usr/sbin/credrotd) \
   2>"$build/credrotd.log" &
 daemon_pid=$!
 answer=""
@@ -271,7 +266,7 @@ for _ in $(seq 100); do
 done
 [[ $answer == *'"version":"'"$version"'"'* ]] ||
   fail "credrotctl --json status: '$answer'; credrotd said: $(cat "$build/credrotd.log")"
-ok "the installed credrotd (user credrotd) owns io.github.credrotd under the installed policy; root's credrotctl --json status: $answer"
+ok "the installed credrotd (root, three capabilities) owns io.github.credrotd under the installed policy; root's credrotctl --json status: $answer"
 status=0
 setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/credrotctl --timeout 5 status \
   >/dev/null 2>&1 || status=$?

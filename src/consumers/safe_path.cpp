@@ -2,11 +2,14 @@
 // The component-by-component path walk and the per-thread file-system identity switch.
 #include "consumers/safe_path.hpp"
 
+#include "sys/capabilities.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,7 +67,13 @@ int thread_setgroups(std::size_t n, const gid_t* groups)
 core::Result<FsIdentity> FsIdentity::assume(Identity who)
 {
   FsIdentity identity;
-  if (::geteuid() != 0 || who.uid == 0) {
+  // Root must act as the owner (or refuse); any other user does when it can (CAP_SETUID:
+  // a service user granted capabilities), and otherwise acts as itself, with its own rights.
+  // Root acting in its own directory still takes the group asked for: a file it creates then
+  // has that group without CAP_CHOWN.
+  const uid_t self = ::geteuid();
+  if ((who.uid == self && who.gid == ::getegid()) ||
+      (self != 0 && !sys::has_effective_capability(CAP_SETUID))) {
     return identity;
   }
   const int n = ::getgroups(0, nullptr);

@@ -43,8 +43,9 @@ struct Identity {
 
 // While alive, the calling thread's file-system uid and gid are `who`'s and it has no
 // supplementary groups, so the kernel checks permissions as that user (and drops the
-// file-system capabilities: CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN...). A no-op when the
-// process is not root (it acts as itself anyway) or when `who` is root. Per thread: raw
+// file-system capabilities: CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN...). A no-op when `who`
+// is the process's own effective uid and gid, or when the process is neither root nor holds
+// CAP_SETUID (it can only act as itself). Per thread: raw
 // setfsuid/setfsgid/setgroups system calls, which glibc does not broadcast to other threads.
 class FsIdentity {
 public:

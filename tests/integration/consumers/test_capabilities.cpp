@@ -74,6 +74,27 @@ TEST_CASE("capabilities: a file in a user's directory needs only CAP_SETUID and 
   CHECK((lstat_path(path).st_mode & 07777) == 0640);
 }
 
+TEST_CASE("capabilities: root's file of another group in root's directory needs only "
+          "CAP_SETUID and CAP_SETGID, not CAP_CHOWN",
+          "[clients][capabilities]")
+{
+  // An EnvironmentFile like /etc/default/app, root:app 0640: the new file is created with the
+  // file's group as file-system gid, so it never needs a chown.
+  require_root();
+  ScratchDir dir;
+  make_dir(dir / "etc", 0755);
+  const std::string path = dir / "etc/s3cfg";
+  write_file(path, k_old, 0640);
+  chown_path(path, 0, other_gid());
+  const auto out = apply_with(",+setuid,+setgid", path);
+  INFO(out.err);
+  CHECK(out.exit_code == 0);
+  CHECK(read_file(path) == k_new);
+  CHECK(lstat_path(path).st_uid == 0);
+  CHECK(lstat_path(path).st_gid == other_gid());
+  CHECK((lstat_path(path).st_mode & 07777) == 0640);
+}
+
 TEST_CASE("capabilities: without CAP_SETUID the writer refuses instead of acting as root",
           "[clients][capabilities]")
 {

@@ -387,6 +387,39 @@ TEST_CASE("Reload re-reads the configuration and announces the new Profiles", "[
   rig.check_no_secret();
 }
 
+TEST_CASE("credrotctl reload returns once the new configuration is in force, and fails on a "
+          "broken one",
+          "[dbus][reload]")
+{
+  Rig rig;
+  append(rig.config(), "\n[profile.extra]\ncloud = \"rotator\"\ns3_endpoint = "
+                       "\"http://127.0.0.1:9\"\n\n[[profile.extra.consumer]]\ntype = "
+                       "\"s3cmd\"\npath = \"" +
+                           (rig.dir() / "extra.s3cfg").string() + "\"\n");
+  const auto reloaded = rig.ctl({"reload"});
+  INFO(reloaded.out << reloaded.err << rig.daemon_log());
+  CHECK(reloaded.exit_code == 0);
+  CHECK(reloaded.out.empty());
+  // No waiting: the reply came after the daemon applied the configuration.
+  CHECK(rig.busctl({"get-property", k_dest, k_path, k_iface, "Profiles"}).out ==
+        "as 2 \"demo\" \"extra\"\n");
+
+  append(rig.config(), "\n[profile.broken\n");
+  const auto refused = rig.ctl({"reload"});
+  INFO(refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("credrotctl: ") == 0);
+  // The daemon's own error, naming the file and line.
+  CHECK(refused.err.find("credrotd.toml:22:") != std::string::npos);
+  CHECK(refused.err.find("invalid TOML") != std::string::npos);
+  CHECK(refused.err.find("[io.github.credrotd.Error.Parse]") != std::string::npos);
+  // The previous configuration stays in force.
+  CHECK(rig.busctl({"get-property", k_dest, k_path, k_iface, "Profiles"}).out ==
+        "as 2 \"demo\" \"extra\"\n");
+  CHECK(rig.ctl({"reload"}, "nobody").exit_code == 4);
+  rig.check_no_secret();
+}
+
 TEST_CASE("callers other than root and group credrotd are refused, by the bus policy or by "
           "the daemon's own check",
           "[dbus][auth]")
@@ -527,7 +560,8 @@ TEST_CASE("bash completion offers subcommands, options and the daemon's profile 
     CHECK(o.exit_code == 0);
     return o.out;
   };
-  CHECK(complete("credrotctl ''", 1) == "status\nrotate\nverify\nhistory\nkeys\ncheck-config\n");
+  CHECK(complete("credrotctl ''", 1) ==
+        "status\nrotate\nverify\nhistory\nkeys\nreload\ncheck-config\n");
   CHECK(complete("credrotctl ro", 1) == "rotate\n");
   CHECK(complete("credrotctl rotate ''", 2) == "demo\n");
   CHECK(complete("credrotctl --json history d", 3) == "demo\n");
