@@ -29,6 +29,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -94,7 +95,11 @@ core::Result<Loaded> load(const Options& options, const config::HostEnvironment&
     paths.main_file = options.config_file;
     paths.dropin_dir = (std::filesystem::path(options.config_file).parent_path() / "credrotd.d");
   }
-  CREDROTD_TRY_ASSIGN(auto loaded, config::load_config(paths));
+  // Without state_dir in any file: /var/lib/credrotd, or with --user
+  // $XDG_STATE_HOME/credrotd.
+  config::LoadOptions load_options;
+  load_options.default_state_dir = config::default_state_dir(env, mode);
+  CREDROTD_TRY_ASSIGN(auto loaded, config::load_config(paths, load_options));
   for (const auto& w : loaded.warnings) {
     logger.warning(w);
   }
@@ -105,7 +110,7 @@ core::Result<Loaded> load(const Options& options, const config::HostEnvironment&
   for (const auto& w : out.clouds.warnings()) {
     logger.warning(w);
   }
-  out.state_dir = out.config.daemon.state_dir.empty() ? config::default_state_dir(env, mode)
+  out.state_dir = out.config.daemon.state_dir.empty() ? load_options.default_state_dir
                                                       : out.config.daemon.state_dir;
   return out;
 }
@@ -270,6 +275,19 @@ int dry_run(const Options& options, const config::HostEnvironment& env,
   return status;
 }
 
+// Keeps systemd's STATUS= current: the number of rotations running and the next one due
+// change whenever a rotation starts or the engine's state changes (a rotation ended, the
+// schedule moved, a reload).
+class StatusObserver final : public engine::Observer {
+public:
+  explicit StatusObserver(std::function<void()> update) : m_update(std::move(update)) {}
+  void rotation_started(const core::Rotation& /*rotation*/) override { m_update(); }
+  void state_changed() override { m_update(); }
+
+private:
+  std::function<void()> m_update;
+};
+
 // Everything the long-running modes share.
 class Daemon {
 public:
@@ -301,6 +319,7 @@ private:
   asio::io_context m_io;
   service::JournalObserver m_journal;
   service::FanOutObserver m_observers;
+  StatusObserver m_status{[this] { update_status(); }};
   service::Notifier m_notifier;
   asio::signal_set m_signals;
   int m_lock_fd = -1;
@@ -406,6 +425,7 @@ int Daemon::setup()
   }
 
   m_observers.add(m_journal);
+  m_observers.add(m_status);
   m_engine = std::make_unique<engine::Engine>(
       m_io.get_executor(), *m_store, m_observers,
       engine::EngineOptions{static_cast<int>(loaded->config.daemon.max_concurrent)});
@@ -437,6 +457,9 @@ int Daemon::setup()
 
 void Daemon::update_status()
 {
+  if (!m_engine) {
+    return;
+  }
   auto statuses = m_engine->status_all();
   if (!statuses) {
     return;

@@ -7,6 +7,8 @@
 - SIGTERM during a rotation's grace period stops the daemon promptly; the next start resumes
   the rotation, which waits out what is left of the persisted grace period (not a new one)."""
 
+import datetime
+import re
 import signal
 import socket
 import threading
@@ -51,10 +53,24 @@ class Notifications:
     def seen(self, text):
         return any(text in m for m in self.messages)
 
+    def last_status(self):
+        statuses = [line[len("STATUS="):] for m in list(self.messages) for line in m.split("\n")
+                    if line.startswith("STATUS=")]
+        return statuses[-1] if statuses else ""
+
     def stop(self):
         self.done.set()
         self.thread.join()
         self.sock.close()
+
+
+def next_rotation(status):
+    """(profile, epoch seconds) of "next rotation: NAME at YYYY-MM-DD HH:MM:SS TZ", or None."""
+    found = re.search(r"next rotation: (\S+) at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", status)
+    if not found:
+        return None
+    when = datetime.datetime.strptime(found.group(2), "%Y-%m-%d %H:%M:%S")
+    return found.group(1), time.mktime(when.timetuple())
 
 
 def main():
@@ -91,6 +107,10 @@ def main():
         check(notify.seen("RELOADING=1"), "RELOADING=1 on SIGHUP")
         wait_for(lambda: phase_of(state, "alpha") == "done", 30, "alpha's rotation to finish")
         wait_for(lambda: phase_of(state, "beta") == "done", 30, "beta's first rotation")
+        # STATUS= follows the schedule: once beta has rotated, its next rotation is an interval
+        # away, not the moment it just ran.
+        wait_for(lambda: (next_rotation(notify.last_status()) or ("", 0))[1] > time.time() + 600,
+                 10, "STATUS= to name a next rotation in the future")
         alpha_keys = a_files.keys()
         access, secret = alpha_keys["s3cmd"]
         check(s3_accepts(st, access, secret), "alpha's new key works")
