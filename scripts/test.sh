@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The whole test suite, from a fresh Debian 12 machine: install packages, build with -Werror,
 # run every ctest test (unit, checks, vectors, clients, integration on a real local
-# Keystone + Swift), build the unit tests again under AddressSanitizer + UBSan and run them,
-# give every libFuzzer target a short run (scripts/fuzz.sh ci), then build the .deb, install it,
+# Keystone + Swift, and the system tier: the .deb under systemd as PID 1 in containers),
+# build the unit tests again under AddressSanitizer + UBSan and run them, give every
+# libFuzzer target a short run (scripts/fuzz.sh ci), then build the .deb, install it,
 # check it from the installed paths and purge it.
 #
 # Environment: CREDROTD_BUILD_DIR (default ./build), CREDROTD_JOBS (default nproc).
@@ -20,7 +21,8 @@ step "installing packages"
 
 step "building (warnings are errors)"
 cmake -S "$root" -B "$build/main" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCREDROTD_WERROR=ON -DCREDROTD_FAULT_INJECTION=ON -DCREDROTD_INTEGRATION_TESTS=ON
+  -DCREDROTD_WERROR=ON -DCREDROTD_FAULT_INJECTION=ON -DCREDROTD_INTEGRATION_TESTS=ON \
+  -DCREDROTD_SYSTEM_TESTS=ON
 cmake --build "$build/main" -j "$jobs"
 
 step "running the test suite"
