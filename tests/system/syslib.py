@@ -335,13 +335,7 @@ class Container:
         return self.run(["systemctl", "show", "-p", prop, "--value", unit], record=False).out
 
     def wait_for(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        fail(f"timed out after {timeout} s waiting for {what}")
+        return testlib.wait_for(predicate, timeout, what, every=0.1)
 
     def wait_active(self, unit="credrotd.service", timeout=60):
         def active():

@@ -41,14 +41,7 @@ def s3cmd_text(cloud, access, secret):
 
 
 def ini_key(text, section, access_name, secret_name):
-    current, values = None, {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            current = line.strip("[]")
-        elif "=" in line and current == section:
-            k, v = line.split("=", 1)
-            values[k.strip()] = v.strip()
+    values = syslib.testlib.ini_section(text, section)
     syslib.SECRETS.add(values.get(secret_name, ""))
     return values.get(access_name), values.get(secret_name)
 

@@ -242,15 +242,7 @@ class Consumers:
         out = {}
 
         def ini(path, section, akey, skey):
-            current = None
-            values = {}
-            for line in path.read_text().splitlines():
-                line = line.strip()
-                if line.startswith("["):
-                    current = line.strip("[]")
-                elif "=" in line and current == section:
-                    k, v = line.split("=", 1)
-                    values[k.strip()] = v.strip()
+            values = ini_section(path.read_text(), section)
             return values.get(akey), values.get(skey)
 
         out["s3cmd"] = ini(p["s3cmd"], "default", "access_key", "secret_key")
@@ -419,14 +411,29 @@ class Daemon:
                 self.wait(10)
 
 
-def wait_for(predicate, timeout, what):
-    """Bounded polling: `predicate` every 50 ms until it is true or `timeout` seconds pass."""
+def ini_section(text, section):
+    """{key: value} of one [section] of an INI-style file, parsed simply (the real clients check
+    the files in the happy-path tests)."""
+    current, values = None, {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            current = line.strip("[]")
+        elif "=" in line and current == section:
+            k, v = line.split("=", 1)
+            values[k.strip()] = v.strip()
+    return values
+
+
+def wait_for(predicate, timeout, what, every=0.05):
+    """Bounded polling: `predicate` every `every` seconds until it is true or `timeout` seconds
+    pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(every)
     fail(f"timed out after {timeout} s waiting for {what}")
 
 

@@ -684,13 +684,11 @@ TEST_CASE("verify_current checks the profile's current key", "[engine]")
   CHECK(report->result == core::VerifyResult::accepted);
 }
 
-TEST_CASE("keys lists the user's keys with their managed roles", "[engine]")
+namespace {
+
+// {access: role} of the profile "backup"'s keys as Engine::keys() reports them.
+std::map<std::string, std::string> key_roles(World& w)
 {
-  World w;
-  w.hand_made_key();
-  w.keystone->keys["FOREIGN"] = {"x", "p1"};
-  w.engine.set_profiles({w.profile()});
-  const auto r = rotate(w);
   core::Result<std::vector<engine::KeyView>> keys = core::make_error(Errc::internal, "");
   struct K {
     static engine::Task<void> run(engine::Engine* e,
@@ -705,7 +703,19 @@ TEST_CASE("keys lists the user's keys with their managed roles", "[engine]")
   for (const auto& k : *keys) {
     roles[k.access] = k.role;
   }
-  CHECK(roles ==
+  return roles;
+}
+
+} // namespace
+
+TEST_CASE("keys lists the user's keys with their managed roles", "[engine]")
+{
+  World w;
+  w.hand_made_key();
+  w.keystone->keys["FOREIGN"] = {"x", "p1"};
+  w.engine.set_profiles({w.profile()});
+  const auto r = rotate(w);
+  CHECK(key_roles(w) ==
         std::map<std::string, std::string>{{*r.new_access, "current"}, {"FOREIGN", "not_managed"}});
 }
 
@@ -870,25 +880,6 @@ core::Rotation stranded(World& w, core::Phase phase, core::CreateMethod method,
   return r;
 }
 
-std::map<std::string, std::string> key_roles(World& w)
-{
-  core::Result<std::vector<engine::KeyView>> keys = core::make_error(Errc::internal, "");
-  struct K {
-    static engine::Task<void> run(engine::Engine* e,
-                                  core::Result<std::vector<engine::KeyView>>* out)
-    {
-      *out = co_await e->keys("backup");
-    }
-  };
-  w.run(K::run(&w.engine, &keys));
-  REQUIRE(keys.has_value());
-  std::map<std::string, std::string> roles;
-  for (const auto& k : *keys) {
-    roles[k.access] = k.role;
-  }
-  return roles;
-}
-
 void files_hold(World& w, const std::string& access)
 {
   for (const auto& f : w.consumers->files) {
@@ -902,6 +893,20 @@ bool logged(World& w, const std::string& text)
                      [&](const std::string& line) { return line.find(text) != std::string::npos; });
 }
 
+// A profile that creates through OS-EC2, whose POST times out while host B (sharing the user)
+// creates its key HOSTB; `ours_lands`: our POST reached Keystone all the same.
+void os_ec2_times_out_while_host_b_creates(World& w, bool ours_lands)
+{
+  w.hand_made_key();
+  auto p = w.profile();
+  p->create_method = core::CreateMethodChoice::os_ec2;
+  p->rotation.create_settle = 1ms;
+  w.engine.set_profiles({p});
+  w.keystone->fail_os_ec2 = core::make_error(Errc::timeout, "POST OS-EC2: timed out");
+  w.keystone->create_lands = ours_lands;
+  w.keystone->during_os_ec2 = [](FakeKeystone& k) { k.keys["HOSTB"] = {"host-b-secret", "p1"}; };
+}
+
 } // namespace
 
 // --- issue 13.1: an OS-EC2 create of unknown outcome never takes another host's key ---
@@ -910,14 +915,8 @@ TEST_CASE("an OS-EC2 create that timed out never deletes the key another host ma
           "[engine][issue13]")
 {
   World w;
-  w.hand_made_key();
-  auto p = w.profile();
-  p->create_method = core::CreateMethodChoice::os_ec2;
-  p->rotation.create_settle = 1ms;
-  w.engine.set_profiles({p});
   // Our POST never reaches Keystone (it times out); host B, sharing the user, creates its key.
-  w.keystone->fail_os_ec2 = core::make_error(Errc::timeout, "POST OS-EC2: timed out");
-  w.keystone->during_os_ec2 = [](FakeKeystone& k) { k.keys["HOSTB"] = {"host-b-secret", "p1"}; };
+  os_ec2_times_out_while_host_b_creates(w, false);
   const auto r = rotate(w);
   CHECK(r.outcome == core::Outcome::failed);
   CHECK(r.candidates == std::vector<std::string>{"HOSTB"});
@@ -934,14 +933,7 @@ TEST_CASE("an OS-EC2 create that timed out after making our key reports it, with
           "[engine][issue13]")
 {
   World w;
-  w.hand_made_key();
-  auto p = w.profile();
-  p->create_method = core::CreateMethodChoice::os_ec2;
-  p->rotation.create_settle = 1ms;
-  w.engine.set_profiles({p});
-  w.keystone->fail_os_ec2 = core::make_error(Errc::timeout, "POST OS-EC2: timed out");
-  w.keystone->create_lands = true;
-  w.keystone->during_os_ec2 = [](FakeKeystone& k) { k.keys["HOSTB"] = {"host-b-secret", "p1"}; };
+  os_ec2_times_out_while_host_b_creates(w, true);
   const auto r = rotate(w);
   CHECK(r.outcome == core::Outcome::failed);
   // Both keys are live and recorded: neither is deleted, neither adopted.

@@ -231,6 +231,32 @@ bool become_capable_service_user()
   return true;
 }
 
+// Runs `body` in a forked child, which may change its own ids and capabilities without
+// touching the test process, and checks that it returned true.
+void check_in_child(const std::function<bool()>& body)
+{
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::_exit(body() ? 0 : 1);
+  }
+  int wstatus = 0;
+  REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
+  CHECK(WIFEXITED(wstatus));
+  CHECK(WEXITSTATUS(wstatus) == 0);
+}
+
+// Whether `status` failed with exactly `expected`; says what it got on stderr otherwise (for a
+// child, which cannot use CHECK).
+bool failed_with(const core::Status& status, const std::string& expected)
+{
+  if (!status && status.error().message == expected) {
+    return true;
+  }
+  std::fprintf(stderr, "%s\n", status ? "succeeded" : status.error().message.c_str());
+  return false;
+}
+
 } // namespace
 
 TEST_CASE("a command runs with no capability in any set and with no_new_privs", "[command]")
@@ -246,28 +272,16 @@ TEST_CASE("a command runs with no capability in any set and with no_new_privs", 
   SECTION("as another user, from a service user with capabilities in its ambient set")
   {
     // In a child process: the ambient set is the process's own, and the test must not keep it.
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
+    check_in_child([] {
       if (!become_capable_service_user()) {
-        ::_exit(2);
+        return false;
       }
       asio::io_context child_io;
       auto spec = shell("id -u; id -G; " + k_show_privileges);
       spec.user = "nobody";
-      const auto status = run(child_io, spec);
-      const bool ok =
-          !status && status.error().message ==
-                         "check /bin/sh exited with status 1: 65534 | 65534 | " + k_no_privileges;
-      if (!ok) {
-        std::fprintf(stderr, "%s\n", status ? "succeeded" : status.error().message.c_str());
-      }
-      ::_exit(ok ? 0 : 1);
-    }
-    int wstatus = 0;
-    REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
-    CHECK(WIFEXITED(wstatus));
-    CHECK(WEXITSTATUS(wstatus) == 0);
+      return failed_with(run(child_io, spec),
+                         "check /bin/sh exited with status 1: 65534 | 65534 | " + k_no_privileges);
+    });
   }
 }
 
@@ -275,9 +289,7 @@ TEST_CASE("a daemon that holds capabilities but cannot empty the bounding set ru
           "[command]")
 {
   REQUIRE(::geteuid() == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
+  check_in_child([] {
     // Without CAP_SETPCAP (dropped from every set), still holding the others.
     ::prctl(PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0);
     RawCaps raw;
@@ -286,19 +298,28 @@ TEST_CASE("a daemon that holds capabilities but cannot empty the bounding set ru
     raw.data[0].permitted &= ~(1U << CAP_SETPCAP);
     ::syscall(SYS_capset, &raw.header, raw.data);
     asio::io_context child_io;
-    const auto status = run(child_io, shell("echo ran; exit 0"));
-    const bool ok = !status && status.error().message ==
-                                   "check /bin/sh: cannot drop every capability: Operation not "
-                                   "permitted";
-    if (!ok) {
-      std::fprintf(stderr, "%s\n", status ? "succeeded" : status.error().message.c_str());
+    return failed_with(run(child_io, shell("echo ran; exit 0")),
+                       "check /bin/sh: cannot drop every capability: Operation not permitted");
+  });
+}
+
+TEST_CASE("an unprivileged daemon (the --user unit) runs its commands with no_new_privs",
+          "[command]")
+{
+  REQUIRE(::geteuid() == 0);
+  check_in_child([] {
+    // An ordinary user: no capability, a full bounding set it may not empty.
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0) {
+      return false;
     }
-    ::_exit(ok ? 0 : 1);
-  }
-  int wstatus = 0;
-  REQUIRE(::waitpid(pid, &wstatus, 0) == pid);
-  CHECK(WIFEXITED(wstatus));
-  CHECK(WEXITSTATUS(wstatus) == 0);
+    asio::io_context child_io;
+    return failed_with(
+        run(child_io, shell("grep -E '^(CapPrm|CapEff|CapAmb|NoNewPrivs):' /proc/self/status; "
+                            "exit 1")),
+        "check /bin/sh exited with status 1: CapPrm: 0000000000000000 | CapEff: "
+        "0000000000000000 | CapAmb: 0000000000000000 | NoNewPrivs: 1");
+  });
 }
 
 TEST_CASE("the environment is clean: nothing is inherited", "[command]")
