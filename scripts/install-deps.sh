@@ -20,6 +20,9 @@ packages=(
   openssl sqlite3 attr curl procps iproute2 util-linux e2fsprogs
   # fault tests: a daemon whose clock runs fast (integration/faults/tls preloads libfaketimeMT)
   libfaketime
+  # Ceph RGW beside Swift (tests/stack/stack.sh): one mon, one memstore OSD, radosgw; ceph-common
+  # has the ceph CLI. No ceph-mgr: RGW serves S3 without it (and it pulls a large Python stack).
+  ceph-mon ceph-osd ceph-common radosgw
   # the system tier: a Debian 12 root booted with systemd as PID 1 in a container
   debootstrap systemd-container
 )

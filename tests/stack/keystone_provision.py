@@ -9,6 +9,7 @@ Talks to the Keystone API directly (urllib: one process, ~1 s, where the opensta
   STACK_SWIFT_ENDPOINT http://127.0.0.1:PORT (the proxy)
   STACK_REGION, STACK_PROJECT, STACK_ROTATOR, STACK_BYSTANDER, STACK_SWIFT_USER (names)
   STACK_ADMIN_PASSWORD, STACK_ROTATOR_PASSWORD, STACK_BYSTANDER_PASSWORD, STACK_SWIFT_PASSWORD
+  STACK_RGW_USER, STACK_RGW_PASSWORD   optional (stack.sh --rgw): Ceph RGW's service user
 Prints KEY=VALUE lines (ids and the application credentials' secrets) for stack.env.
 """
 import json
@@ -80,8 +81,17 @@ def main():
     rotator = user(env["STACK_ROTATOR"], env["STACK_ROTATOR_PASSWORD"], project)
     bystander = user(env["STACK_BYSTANDER"], env["STACK_BYSTANDER_PASSWORD"], project)
     swift = user(env["STACK_SWIFT_USER"], env["STACK_SWIFT_PASSWORD"], service_project)
-    for uid, pid, rid in ((rotator, project, member), (bystander, project, member),
-                          (swift, service_project, service_role)):
+    grants = [(rotator, project, member), (bystander, project, member),
+              (swift, service_project, service_role)]
+    if env.get("STACK_RGW_USER"):
+        # RGW posts to /v3/s3tokens (service or admin), then reads the key's secret with
+        # GET /v3/users/{uid}/credentials/OS-EC2/{access}, which Keystone's policy lets only an
+        # admin (or the key's owner) do. Without admin RGW still works but caches no secret.
+        rgw = user(env["STACK_RGW_USER"], env["STACK_RGW_PASSWORD"], service_project)
+        grants += [(rgw, service_project, service_role),
+                   (rgw, service_project, role_id("admin"))]
+        out["RGW_USER_ID"] = rgw
+    for uid, pid, rid in grants:
         ks.call("PUT", "/projects/%s/users/%s/roles/%s" % (pid, uid, rid), token=admin)
 
     region = env["STACK_REGION"]

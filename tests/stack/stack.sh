@@ -3,7 +3,8 @@
 # Starts and stops the local OpenStack test cloud (Keystone + Swift with s3api) on loopback.
 #
 # Usage:
-#   stack.sh start DIR [--keystone-workers N]   wipe DIR, start everything, write DIR/stack.env
+#   stack.sh start DIR [--keystone-workers N] [--rgw]
+#                                               wipe DIR, start everything, write DIR/stack.env
 #   stack.sh stop DIR                           stop the servers recorded in DIR/pids
 #   stack.sh status DIR                         show the recorded servers and the URLs
 #
@@ -25,12 +26,19 @@
 #              device (DIR/swift/node/d1). Proxy pipeline: authtoken (delay_auth_decision)
 #              s3api s3token keystoneauth, so S3 requests signed with Keystone EC2 credentials
 #              work, SigV2 and SigV4 (region us-east-1, Swift's default location).
+#   ceph-mon ceph-osd radosgw   with --rgw only: Ceph RGW (Pacific) as a second S3 endpoint on
+#              the same Keystone, a one-node cluster with a memstore OSD (tests/stack/ceph.sh says
+#              how, and what RGW's Keystone user needs). The cluster comes up while Keystone
+#              bootstraps: no longer start on a busy machine; ~140 MiB RSS (docs/PERFORMANCE.md).
+#              Unlike Swift, RGW keeps accepting a deleted key for up to 300 s (its secret cache).
 #
 # Keystone contents: project credrotd (domain Default) with users rotator (member) and
 # bystander (member: a second user whose keys credrotd must never touch); admin (project
 # admin); service user swift (role service on project service, as s3token and authtoken need);
 # catalog: identity, object-store and s3, public, region RegionOne; two application
 # credentials of the rotator: unrestricted, and restricted (unrestricted=false, role reader).
+# With --rgw, service user rgw too (roles admin and service on project service; RGW is not in
+# the catalog: tests name its endpoint).
 #
 # Keystone speed and caching. Keystone caches in each worker's memory (dogpile.cache
 # .memory_pickle) with credential caching off (the plain memory backend breaks on credential
@@ -101,6 +109,14 @@
 #   ADMIN_NAME ADMIN_PASSWORD ADMIN_PROJECT_NAME     the bootstrap admin (project admin)
 #   SWIFT_USER_NAME SWIFT_USER_ID SWIFT_USER_PASSWORD SERVICE_PROJECT_ID
 #                                Swift's service user (role service on project service)
+#   RGW                          1 with --rgw, else 0; the keys below only with --rgw
+#   RGW_URL                      http://127.0.0.1:PORT (path-style S3 on radosgw)
+#   RGW_HOST RGW_PORT            127.0.0.1 and PORT of RGW_URL
+#   RGW_REGION                   us-east-1 (RGW checks SigV4 against the scope's own region)
+#   RGW_SECRET_CACHE_SECONDS     300: how long RGW may accept a key after Keystone deleted it
+#   RGW_USER_NAME RGW_USER_ID    RGW's Keystone user (roles admin and service on project
+#                                service); its password is only in DIR/ceph/rgw/keystone-password
+#   CEPH_CONF CEPH_MON_PORT      DIR/ceph/ceph.conf (for `ceph -c`) and the monitor's port
 # Facts about this cloud that tests rely on: deleted, unknown and wrong keys all get 403
 # SignatureDoesNotMatch (never InvalidAccessKeyId), a deleted key is refused on the first
 # request after the delete; error answers to HEAD carry a stray "0\r\n\r\n" after the headers;
@@ -108,6 +124,9 @@
 # EC2 credentials cannot be managed with application-credential tokens, even unrestricted ones;
 # GET /v3/credentials answers 404 if a credential of the listed user is deleted meanwhile
 # (Keystone lists ids, then reads each; seen with N > 1 workers; OS-EC2's list does not).
+# RGW's: a deleted key works until RGW's cached secret for it expires (up to 300 s after the
+# request that cached it), then 403 InvalidAccessKeyId; an unknown key gets 403
+# InvalidAccessKeyId, a wrong secret 403 SignatureDoesNotMatch; anonymous GET / answers 200.
 set -euo pipefail
 
 readonly PY=/usr/bin/python3
@@ -117,6 +136,8 @@ readonly MARKER=.credrotd-stack
 readonly REGION=RegionOne
 readonly WRONG_NAME=wrong-name.invalid
 readonly DEVICE=d1
+# shellcheck source=tests/stack/ceph.sh
+. "$HERE/ceph.sh"
 # Bounds of every wait, in tenths of a second.
 readonly READY_TENTHS=900
 readonly STOP_TENTHS=100
@@ -151,12 +172,32 @@ group_alive() {
 # Stops the servers recorded in DIR/pids: TERM to each recorded PID that is still the process
 # we started, a bounded wait for its process group (uwsgi workers, swift children) to exit,
 # then KILL for whatever is left of that group. Servers run in their own session, so the
-# group id equals the recorded PID and holds only that server's processes.
+# group id equals the recorded PID and holds only that server's processes. radosgw goes first,
+# alone: it needs its OSD and mon to shut down (with them gone it hangs until killed).
 stop_recorded() {
-  local dir=$1 pids_file=$1/pids name pid started now waited
+  local dir=$1 pids_file=$1/pids
   [[ -f $pids_file ]] || return 0
+  local -a first=() rest=()
+  local line
+  while read -r line; do
+    [[ -n $line ]] || continue
+    if [[ $line == radosgw\ * ]]; then
+      first+=("$line")
+    else
+      rest+=("$line")
+    fi
+  done <"$pids_file"
+  ((${#first[@]} == 0)) || stop_servers "${first[@]}"
+  ((${#rest[@]} == 0)) || stop_servers "${rest[@]}"
+  rm -f "$pids_file"
+}
+
+# Stops the servers of the given "NAME PID STARTTIME" lines together (see stop_recorded).
+stop_servers() {
+  local line name pid started now waited
   local -a groups=()
-  while read -r name pid started; do
+  for line in "$@"; do
+    read -r name pid started <<<"$line"
     [[ -n ${pid:-} ]] || continue
     now=$(start_time "$pid")
     if [[ -n $now ]]; then
@@ -171,7 +212,7 @@ stop_recorded() {
       # it is still a process group id).
       groups+=("$name:$pid")
     fi
-  done <"$pids_file"
+  done
   local entry
   for entry in "${groups[@]}"; do
     name=${entry%%:*}
@@ -186,7 +227,6 @@ stop_recorded() {
       kill -KILL -- "-$pid" 2>/dev/null || true
     fi
   done
-  rm -f "$pids_file"
 }
 
 # Starts a server in its own session with stdio on its log file (ctest waits for the pipes of
@@ -580,9 +620,13 @@ on_start_exit() {
 }
 
 cmd_start() {
-  local dir="" workers=1
+  local dir="" workers=1 rgw=0
   while (($#)); do
     case $1 in
+      --rgw)
+        rgw=1
+        shift
+        ;;
       --keystone-workers)
         (($# >= 2)) || usage
         workers=$2
@@ -613,6 +657,7 @@ cmd_start() {
     die "uwsgi-plugin-python3 is missing: run scripts/install-deps.sh"
   "$PY" -c 'import keystone, swift, keystonemiddleware' 2>/dev/null ||
     die "python3-keystone, swift or python3-keystonemiddleware is missing: run scripts/install-deps.sh"
+  ((rgw == 0)) || ceph_check_tools
 
   mkdir -p "$dir"
   STACK_DIR=$(cd "$dir" && pwd -P)
@@ -640,14 +685,16 @@ cmd_start() {
   rm -f "$probe"
 
   local -a ports
-  mapfile -t ports < <("$PY" "$HERE/ports.py" 7) || die "cannot pick free ports"
-  ((${#ports[@]} == 7)) || die "cannot pick free ports"
+  mapfile -t ports < <("$PY" "$HERE/ports.py" 9) || die "cannot pick free ports"
+  ((${#ports[@]} == 9)) || die "cannot pick free ports"
   KS_HTTP_PORT=${ports[0]}
   local ks_https_port=${ports[1]} ks_wrong_port=${ports[2]}
   SW_PROXY_PORT=${ports[3]}
   SW_ACCOUNT_PORT=${ports[4]}
   SW_CONTAINER_PORT=${ports[5]}
   SW_OBJECT_PORT=${ports[6]}
+  CEPH_MON_PORT=${ports[7]}
+  RGW_PORT=${ports[8]}
 
   ADMIN_PASSWORD=$(secret)
   ROTATOR_NAME=rotator
@@ -656,6 +703,7 @@ cmd_start() {
   BYSTANDER_PASSWORD=$(secret)
   SWIFT_USER=swift
   SWIFT_PASSWORD=$(secret)
+  RGW_KEYSTONE_PASSWORD=""
   PROJECT_NAME=credrotd
   CA_FILE=$STACK_DIR/tls/ca.pem
 
@@ -668,6 +716,13 @@ cmd_start() {
   local setup_pid=$!
   SETUP_PID=$setup_pid
 
+  # The monitor first: it is up by the time the OSD is registered below.
+  if ((rgw)); then
+    RGW_KEYSTONE_PASSWORD=$(secret)
+    ceph_write_conf
+    ceph_start_mon
+  fi
+
   make_tls
   write_swift_conf
   "$PY" "$HERE/swift_rings.py" "$STACK_DIR/swift" "$DEVICE" \
@@ -678,6 +733,7 @@ cmd_start() {
     launch "swift-$server" "$PY" "$HERE/swift_serve.py" "$STACK_DIR/swift" "$server-server" \
       "$STACK_DIR/swift/$server-server.conf"
   done
+  ((rgw == 0)) || ceph_start_osd_rgw
 
   # The server can load once the schema and the keys exist; bootstrap runs meanwhile.
   local tries=0
@@ -740,18 +796,25 @@ cmd_start() {
   check_owner swift-container "$SW_CONTAINER_PORT"
   check_owner swift-object "$SW_OBJECT_PORT"
 
-  local provisioned
+  local provisioned rgw_user="" rgw_note=""
+  if ((rgw)); then
+    rgw_user=$RGW_KEYSTONE_USER
+    rgw_note=", rgw http://127.0.0.1:$RGW_PORT"
+  fi
   provisioned=$(STACK_KEYSTONE_URL=$ks_http STACK_SWIFT_ENDPOINT=http://127.0.0.1:$SW_PROXY_PORT \
     STACK_REGION=$REGION STACK_PROJECT=$PROJECT_NAME STACK_ROTATOR=$ROTATOR_NAME \
     STACK_BYSTANDER=$BYSTANDER_NAME STACK_SWIFT_USER=$SWIFT_USER \
     STACK_ADMIN_PASSWORD=$ADMIN_PASSWORD STACK_ROTATOR_PASSWORD=$ROTATOR_PASSWORD \
     STACK_BYSTANDER_PASSWORD=$BYSTANDER_PASSWORD STACK_SWIFT_PASSWORD=$SWIFT_PASSWORD \
+    STACK_RGW_USER=$rgw_user STACK_RGW_PASSWORD=$RGW_KEYSTONE_PASSWORD \
     "$PY" "$HERE/keystone_provision.py" 2>&1) || fail keystone "provisioning failed: $provisioned"
   local line
   while IFS= read -r line; do
     [[ $line =~ ^[A-Z_]+= ]] || fail keystone "provisioning printed '$line'"
     printf -v "${line%%=*}" '%s' "${line#*=}"
   done <<<"$provisioned"
+
+  ((rgw == 0)) || ceph_wait_ready
 
   write_clouds_yaml "$ks_http" "$ks_https" "$ks_wrong"
 
@@ -824,7 +887,21 @@ EOF
     "SWIFT_USER_ID=$SWIFT_USER_ID"
     "SWIFT_USER_PASSWORD=$SWIFT_PASSWORD"
     "SERVICE_PROJECT_ID=$SERVICE_PROJECT_ID"
+    "RGW=$rgw"
   )
+  if ((rgw)); then
+    env_lines+=(
+      "RGW_URL=http://127.0.0.1:$RGW_PORT"
+      "RGW_HOST=127.0.0.1"
+      "RGW_PORT=$RGW_PORT"
+      "RGW_REGION=us-east-1"
+      "RGW_SECRET_CACHE_SECONDS=300"
+      "RGW_USER_NAME=$RGW_KEYSTONE_USER"
+      "RGW_USER_ID=$RGW_USER_ID"
+      "CEPH_CONF=$STACK_DIR/ceph/ceph.conf"
+      "CEPH_MON_PORT=$CEPH_MON_PORT"
+    )
+  fi
   local kv
   for kv in "${env_lines[@]}"; do
     check_value "${kv%%=*}" "${kv#*=}"
@@ -836,7 +913,7 @@ EOF
   } >"$STACK_DIR/stack.env.tmp"
   chmod 0600 "$STACK_DIR/stack.env.tmp"
   mv "$STACK_DIR/stack.env.tmp" "$STACK_DIR/stack.env"
-  say "ready in $((SECONDS - t0)) s: $STACK_DIR/stack.env (keystone $ks_http, s3 http://127.0.0.1:$SW_PROXY_PORT)"
+  say "ready in $((SECONDS - t0)) s: $STACK_DIR/stack.env (keystone $ks_http, s3 http://127.0.0.1:$SW_PROXY_PORT$rgw_note)"
 }
 
 cmd_stop() {
@@ -865,7 +942,7 @@ cmd_status() {
     printf '%-16s %8s  %s\n' "$name" "$pid" "$state"
   done <"$1/pids"
   if [[ -f $1/stack.env ]]; then
-    grep -E '^(KEYSTONE_(HTTPS_|HTTPS_WRONG_NAME_)?URL|S3_URL|SWIFT_URL|OS_CLIENT_CONFIG_FILE)=' "$1/stack.env"
+    grep -E '^(KEYSTONE_(HTTPS_|HTTPS_WRONG_NAME_)?URL|S3_URL|SWIFT_URL|RGW_URL|OS_CLIENT_CONFIG_FILE)=' "$1/stack.env"
   fi
   return $rc
 }
