@@ -455,9 +455,11 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
       const auto report =
           co_await run->profile->s3->verify(access, std::move(*secret), Expect::rejected);
       if (report.result == core::VerifyResult::accepted) {
+        // Ceph RGW checks a key it saw in the last 300 s against its own cache of the secret
+        // (s3_token_expiry_length, fixed), not Keystone; Swift's s3token caches nothing by
+        // default. The key is gone from Keystone: the cache only delays its refusal.
         notes.push_back("old key " + access +
-                        " still accepted right after its deletion (S3 or Keystone caches keep "
-                        "deleted keys until their TTL)");
+                        " deleted but still accepted (RGW caches keys up to 5 minutes)");
       } else if (report.result == core::VerifyResult::rejected) {
         notes.push_back("old key " + access + " deleted and refused by S3");
       } else {
