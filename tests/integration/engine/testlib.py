@@ -44,7 +44,21 @@ def stack():
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
             env[key.removeprefix("export ")] = value
+    if backend() == "rgw":
+        # The S3-facing tests run once per backend (ctest sets CREDROTD_S3_BACKEND): S3_* then
+        # name Ceph RGW (stack.sh --rgw), so the same test drives either endpoint.
+        check(env.get("RGW") == "1", f"CREDROTD_S3_BACKEND=rgw but {path} has no RGW "
+                                     "(stack.sh start without --rgw)")
+        for key in ("URL", "HOST", "PORT", "REGION"):
+            env["S3_" + key] = env["RGW_" + key]
     return env
+
+
+def backend():
+    """The S3 endpoint the tests talk to: "swift" (Swift s3api, the default) or "rgw"."""
+    name = os.environ.get("CREDROTD_S3_BACKEND", "swift")
+    check(name in ("swift", "rgw"), f"CREDROTD_S3_BACKEND={name!r}: swift or rgw")
+    return name
 
 
 def clean_env(**extra):
