@@ -17,6 +17,8 @@ packages=(
   swift swift-proxy swift-account swift-container swift-object
   python3-keystonemiddleware python3-openstackclient python3-botocore python3-boto3 python3-prometheus-client
   s3cmd awscli rclone s3fs
+  # duck's files read back with java.util.Properties (java File.java needs the JDK's compiler)
+  default-jdk-headless
   openssl sqlite3 attr curl procps iproute2 util-linux e2fsprogs
   # fault tests: a daemon whose clock runs fast (integration/faults/tls preloads libfaketimeMT)
   libfaketime

@@ -382,8 +382,8 @@ constexpr std::array<std::string_view, 2> k_addressing_names{"path", "virtual"};
 constexpr std::array<std::string_view, 2> k_signature_names{"v2", "v4"};
 constexpr std::array<std::string_view, 3> k_check_names{"list-buckets", "head-bucket", "probe"};
 constexpr std::array<std::string_view, 3> k_create_names{"auto", "credentials", "os-ec2"};
-constexpr std::array<std::string_view, 6> k_consumer_type_names{
-    "s3cmd", "aws-credentials", "rclone", "s3fs", "envfile", "template"};
+constexpr std::array<std::string_view, 8> k_consumer_type_names{
+    "s3cmd", "aws-credentials", "rclone", "s3fs", "envfile", "template", "cyberduck", "python"};
 constexpr std::array<std::string_view, 2> k_session_token_names{"remove", "keep"};
 constexpr std::array<std::string_view, 4> k_reload_action_names{"reload", "restart", "try-restart",
                                                                 "reload-or-restart"};
@@ -626,10 +626,11 @@ const std::array<SettingKey, 20> k_setting_keys{{
      }},
 }};
 
-constexpr std::array<std::string_view, 19> k_consumer_keys{
-    "type",       "path",           "profile",        "create_profile", "session_token", "remote",
-    "bucket",     "access_key_var", "secret_key_var", "template",       "mode",          "in_place",
-    "user",       "check",          "check_timeout",  "reload",         "reload_action", "run",
+constexpr std::array<std::string_view, 21> k_consumer_keys{
+    "type",       "path",          "profile",        "create_profile", "session_token",
+    "remote",     "bucket",        "access_key_var", "secret_key_var", "template",
+    "url",        "bookmarks",     "mode",           "in_place",       "user",
+    "check",      "check_timeout", "reload",         "reload_action",  "run",
     "run_timeout"};
 
 constexpr std::array<std::string_view, 21> k_auth_keys{"auth_url",
@@ -721,7 +722,7 @@ struct ConsumerKeyRule {
   std::size_t count;
 };
 
-constexpr std::array<ConsumerKeyRule, 8> k_consumer_type_rules{{
+constexpr std::array<ConsumerKeyRule, 10> k_consumer_type_rules{{
     {"profile", {ConsumerType::aws_credentials}, 1},
     {"create_profile", {ConsumerType::aws_credentials}, 1},
     {"session_token", {ConsumerType::aws_credentials, ConsumerType::s3cmd}, 2},
@@ -730,6 +731,8 @@ constexpr std::array<ConsumerKeyRule, 8> k_consumer_type_rules{{
     {"access_key_var", {ConsumerType::envfile}, 1},
     {"secret_key_var", {ConsumerType::envfile}, 1},
     {"template", {ConsumerType::template_}, 1},
+    {"url", {ConsumerType::cyberduck}, 1},
+    {"bookmarks", {ConsumerType::cyberduck}, 1},
 }};
 
 std::optional<std::string> normalized_path(const std::string& path, std::string& problem)
@@ -880,6 +883,40 @@ std::optional<std::uint32_t> read_mode(Reader& reader, const toml::node& node)
   return static_cast<std::uint32_t>(value);
 }
 
+// A cyberduck consumer's url: "https://host[:port]" as duck's login keys name the endpoint
+// (the same rules as consumers::cyberduck::parse_url()).
+bool valid_cyberduck_url(std::string_view url)
+{
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return false;
+  }
+  if (rest.ends_with("/")) {
+    rest.remove_suffix(1);
+  }
+  const std::size_t colon = rest.find(':');
+  const std::string_view host = rest.substr(0, colon);
+  const auto host_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
+  };
+  if (host.empty() || !std::all_of(host.begin(), host.end(), host_char)) {
+    return false;
+  }
+  if (colon == std::string_view::npos) {
+    return true;
+  }
+  const std::string_view port = rest.substr(colon + 1);
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return !port.empty() && ec == std::errc() && end == port.data() + port.size() && value != 0 &&
+         value <= 65535;
+}
+
 std::optional<core::Consumer> parse_consumer(Diagnostics& diagnostics, const std::string& file,
                                              const std::string& profile_name, std::size_t index,
                                              const toml::node& node)
@@ -1023,6 +1060,29 @@ std::optional<core::Consumer> parse_consumer(Diagnostics& diagnostics, const std
       } else {
         ok = false;
       }
+    } else if (key == "url") {
+      auto v = reader.string(value);
+      if (v && !valid_cyberduck_url(*v)) {
+        reader.fail(value, "must be the S3 endpoint as duck names it, \"https://HOST\" or "
+                           "\"https://HOST:PORT\" (no user, path or query)");
+        ok = false;
+      } else if (v) {
+        consumer.url = *v;
+      } else {
+        ok = false;
+      }
+    } else if (key == "bookmarks") {
+      if (auto v = reader.strings(value, "[\"/home/alice/.duck/bookmarks/ceph.duck\"]")) {
+        for (const auto& bookmark : *v) {
+          if (bookmark.empty() || bookmark.front() != '/') {
+            reader.fail(value, quoted(bookmark) + " is not an absolute path");
+            ok = false;
+          }
+        }
+        consumer.bookmarks = std::move(*v);
+      } else {
+        ok = false;
+      }
     } else if (key == "mode") {
       if (auto v = read_mode(reader, value)) {
         consumer.mode = *v;
@@ -1121,6 +1181,12 @@ std::optional<core::Consumer> parse_consumer(Diagnostics& diagnostics, const std
                       section + ": add template = \"/etc/credrotd/templates/NAME.tmpl\"");
     ok = false;
   }
+  if (consumer.type == ConsumerType::cyberduck && seen.count("url") == 0) {
+    diagnostics.error(consumer.location,
+                      section + ": add url = \"https://s3.example.org\", the endpoint of the "
+                                "login in duck's credentials file");
+    ok = false;
+  }
   if (consumer.type == ConsumerType::envfile &&
       consumer.access_key_var == consumer.secret_key_var) {
     diagnostics.error(consumer.location,
@@ -1131,6 +1197,12 @@ std::optional<core::Consumer> parse_consumer(Diagnostics& diagnostics, const std
       !consumer.path.empty()) {
     diagnostics.error(consumer.location, section + ": template and path must be different files");
     ok = false;
+  }
+  if (consumer.type == ConsumerType::python) {
+    reader.key = "type";
+    reader.warn(*type_node, "keeps the key inline in a script; credrotd rewrites it, but a "
+                            "profile in the AWS credentials file (type = \"aws-credentials\") "
+                            "read with boto3.Session(profile_name=...) keeps secrets out of code");
   }
   const auto unused = [&](std::string_view key, std::string_view needs) {
     if (seen.count(key) != 0 && seen.count(needs) == 0) {

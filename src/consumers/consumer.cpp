@@ -3,7 +3,9 @@
 #include "consumers/consumer.hpp"
 
 #include "consumers/aws_credentials.hpp"
+#include "consumers/cyberduck.hpp"
 #include "consumers/envfile.hpp"
+#include "consumers/python_script.hpp"
 #include "consumers/rclone.hpp"
 #include "consumers/s3cmd.hpp"
 #include "consumers/s3fs.hpp"
@@ -51,12 +53,92 @@ core::Error missing_file(const ConsumerSpec& spec)
                               "key): create it first");
 }
 
+core::Result<FileContent> read_bookmark_file(const std::string& path)
+{
+  CREDROTD_TRY_ASSIGN(auto file, read_file(path));
+  if (!file) {
+    return core::make_error(core::Errc::not_found,
+                            "bookmark " + path +
+                                " does not exist; credrotd rewrites bookmarks but does not "
+                                "create them: fix bookmarks, or save the bookmark with duck");
+  }
+  return std::move(*file);
+}
+
+// The key duck uses: the login the first bookmark names, or the only login for the host.
+core::Result<std::optional<FoundKey>> read_cyberduck(const ConsumerSpec& spec,
+                                                     const Source& credentials)
+{
+  CREDROTD_TRY_ASSIGN(const auto login, cyberduck::parse_url(spec.url));
+  if (spec.bookmarks.empty()) {
+    return cyberduck::read(credentials, login, std::nullopt);
+  }
+  CREDROTD_TRY_ASSIGN(const FileContent file, read_bookmark_file(spec.bookmarks.front()));
+  CREDROTD_TRY_ASSIGN(const auto bookmark,
+                      cyberduck::read_bookmark({spec.bookmarks.front(), file.content}));
+  CREDROTD_TRY_ASSIGN(auto found, cyberduck::read(credentials, login, bookmark.username));
+  if (!found) {
+    CREDROTD_TRY_ASSIGN(const auto all, cyberduck::logins(credentials, login));
+    if (!all.empty()) {
+      return text::file_error(
+          credentials, core::Errc::parse,
+          "no password for " + cyberduck::property_key(login, bookmark.username) +
+              ", the login bookmark " + spec.bookmarks.front() + " names: duck would ask for one");
+    }
+  }
+  return found;
+}
+
+// Rewrites the credentials file and the bookmarks so that a crash between two files leaves
+// a pair that works: (1) the new login is added beside the old one, (2) each bookmark is
+// switched to the new access key, (3) the old login is removed. Without bookmarks, one
+// rewrite replaces the login.
+core::Result<WriteReport> apply_cyberduck(const ConsumerSpec& spec, std::string_view access_id,
+                                          const core::Secret& secret)
+{
+  CREDROTD_TRY_ASSIGN(const auto login, cyberduck::parse_url(spec.url));
+  const WriteOptions options = write_options(spec);
+  const auto credentials = [&](cyberduck::OtherLogins others) {
+    return rewrite_file(spec.path, options, [&](const CurrentFile& current) {
+      return cyberduck::render({current.path, current.content.value_or(std::string_view())}, login,
+                               access_id, secret, others);
+    });
+  };
+  if (spec.bookmarks.empty()) {
+    return credentials(cyberduck::OtherLogins::remove);
+  }
+  // Every bookmark must be readable and for this host before anything is written.
+  for (const auto& path : spec.bookmarks) {
+    CREDROTD_TRY_ASSIGN(const FileContent file, read_bookmark_file(path));
+    CREDROTD_TRY(cyberduck::render_bookmark({path, file.content}, login, access_id));
+  }
+  CREDROTD_TRY_ASSIGN(const WriteReport first, credentials(cyberduck::OtherLogins::keep));
+  bool changed = first.changed;
+  for (const auto& path : spec.bookmarks) {
+    CREDROTD_TRY_ASSIGN(
+        const WriteReport report,
+        rewrite_file(path, WriteOptions{}, [&](const CurrentFile& current) {
+          if (!current.content) {
+            return core::Result<Content>(read_bookmark_file(path).error());
+          }
+          return cyberduck::render_bookmark({current.path, *current.content}, login, access_id);
+        }));
+    changed = changed || report.changed;
+  }
+  CREDROTD_TRY_ASSIGN(WriteReport last, credentials(cyberduck::OtherLogins::remove));
+  last.old_sha256 = first.old_sha256;
+  last.created = first.created;
+  last.changed = changed || last.changed;
+  return last;
+}
+
 } // namespace
 
 std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept
 {
   for (const auto type : {ConsumerType::s3cmd, ConsumerType::aws_credentials, ConsumerType::rclone,
-                          ConsumerType::s3fs, ConsumerType::envfile, ConsumerType::template_}) {
+                          ConsumerType::s3fs, ConsumerType::envfile, ConsumerType::template_,
+                          ConsumerType::cyberduck, ConsumerType::python}) {
     if (core::to_string(type) == name) {
       return type;
     }
@@ -77,6 +159,8 @@ ConsumerSpec to_spec(const core::Consumer& c)
   spec.access_key_var = c.access_key_var;
   spec.secret_key_var = c.secret_key_var;
   spec.template_path = c.template_file;
+  spec.url = c.url;
+  spec.bookmarks = c.bookmarks;
   spec.mode = c.mode;
   spec.in_place = c.in_place;
   return spec;
@@ -114,6 +198,21 @@ core::Status check_spec(const ConsumerSpec& spec)
     }
     if (spec.template_path == spec.path) {
       return config_error(spec, "template and path must be different files");
+    }
+    return {};
+  case ConsumerType::python:
+    return {};
+  case ConsumerType::cyberduck:
+    if (const auto login = cyberduck::parse_url(spec.url); !login) {
+      return config_error(spec, login.error().message);
+    }
+    for (const auto& bookmark : spec.bookmarks) {
+      if (bookmark.empty() || bookmark.front() != '/') {
+        return config_error(spec, "bookmarks must be absolute paths");
+      }
+      if (bookmark == spec.path) {
+        return config_error(spec, "a bookmark cannot be the credentials file");
+      }
     }
     return {};
   }
@@ -159,6 +258,12 @@ core::Result<std::optional<KeyInFile>> read_key(const ConsumerSpec& spec)
     found = template_file::read(source, Source{spec.template_path, tmpl.content});
     break;
   }
+  case ConsumerType::cyberduck:
+    found = read_cyberduck(spec, source);
+    break;
+  case ConsumerType::python:
+    found = python_script::read(source);
+    break;
   }
   if (!found) {
     return found.error();
@@ -175,6 +280,9 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
                                 const core::Secret& secret)
 {
   CREDROTD_TRY(check_spec(spec));
+  if (spec.type == ConsumerType::cyberduck) {
+    return apply_cyberduck(spec, access_id, secret);
+  }
   std::optional<FileContent> tmpl;
   if (spec.type == ConsumerType::template_) {
     CREDROTD_TRY_ASSIGN(tmpl, read_template(spec));
@@ -215,6 +323,13 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
       return envfile::render(source, {spec.access_key_var, spec.secret_key_var}, access_id, secret);
     case ConsumerType::template_:
       return template_file::render(Source{spec.template_path, tmpl->content}, access_id, secret);
+    case ConsumerType::python:
+      if (!exists) {
+        return missing_file(spec);
+      }
+      return python_script::render(source, access_id, secret);
+    case ConsumerType::cyberduck:
+      break; // apply_cyberduck()
     }
     return config_error(spec, "unknown type");
   };
@@ -224,7 +339,12 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
 core::Result<std::size_t> remove_stray_temp_files(const ConsumerSpec& spec)
 {
   CREDROTD_TRY(check_spec(spec));
-  return remove_stray_temp_files(spec.path);
+  CREDROTD_TRY_ASSIGN(std::size_t removed, remove_stray_temp_files(spec.path));
+  for (const auto& bookmark : spec.bookmarks) {
+    CREDROTD_TRY_ASSIGN(const std::size_t n, remove_stray_temp_files(bookmark));
+    removed += n;
+  }
+  return removed;
 }
 
 } // namespace credrotd::consumers

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace credrotd::consumers {
 
@@ -35,7 +36,9 @@ struct ConsumerSpec {
   std::string bucket; // s3fs: rewrite "bucket:ACCESS:SECRET"; "" = the "ACCESS:SECRET" line
   std::string access_key_var = "AWS_ACCESS_KEY_ID";     // envfile
   std::string secret_key_var = "AWS_SECRET_ACCESS_KEY"; // envfile
-  std::string template_path; // template: the file with {{access_key}} / {{secret_key}}
+  std::string template_path;          // template: the file with {{access_key}} / {{secret_key}}
+  std::string url;                    // cyberduck: "https://host[:port]" of the logins
+  std::vector<std::string> bookmarks; // cyberduck: bookmarks whose Username follows the key
 
   std::uint32_t mode = 0600; // permission bits of a file credrotd creates; an existing file
                              // keeps its own (s3fs files lose group/other bits)

@@ -52,7 +52,16 @@ enum class CreateMethodChoice {
   os_ec2,      // only POST /v3/users/{id}/credentials/OS-EC2
 };
 
-enum class ConsumerType { s3cmd, aws_credentials, rclone, s3fs, envfile, template_ };
+enum class ConsumerType {
+  s3cmd,
+  aws_credentials,
+  rclone,
+  s3fs,
+  envfile,
+  template_,
+  cyberduck,
+  python
+};
 
 // What to do with an aws_session_token / security_token line next to the rotated key.
 enum class SessionTokenPolicy { remove, keep };
@@ -94,6 +103,8 @@ struct Consumer {
   std::string access_key_var = "AWS_ACCESS_KEY_ID";     // envfile
   std::string secret_key_var = "AWS_SECRET_ACCESS_KEY"; // envfile
   std::string template_file;                            // template_: key `template`
+  std::string url;                    // cyberduck: the S3 endpoint, "https://host[:port]"
+  std::vector<std::string> bookmarks; // cyberduck: .duck bookmark files naming the key
 
   std::uint32_t mode = 0600; // permission bits of a file credrotd creates
   bool in_place = false;     // rewrite in place instead of temp file + rename
@@ -193,6 +204,10 @@ constexpr std::string_view to_string(ConsumerType type) noexcept
     return "envfile";
   case ConsumerType::template_:
     return "template";
+  case ConsumerType::cyberduck:
+    return "cyberduck";
+  case ConsumerType::python:
+    return "python";
   }
   return "?";
 }

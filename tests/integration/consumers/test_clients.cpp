@@ -13,6 +13,8 @@
 
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <sys/mount.h>
 #include <tuple>
@@ -670,5 +672,161 @@ TEST_CASE("clients: files credrotd refuses as broken are ones the client rejects
                          clean_env(), std::chrono::seconds(30));
     CHECK(out.exit_code == 1);
     CHECK(out.err.find(message) != std::string::npos);
+  }
+}
+
+namespace {
+
+// What java.util.Properties reads from duck's credentials file: the password
+// UnsecureHostPasswordStore.getPassword(scheme, port, host, user) returns (nullopt for none).
+std::optional<std::string> duck_password(const std::string& credentials, const std::string& user)
+{
+  const auto out = run({"/usr/bin/java", k_tools + "/DuckCredentials.java", "get", credentials,
+                        "https", "443", "s3.example.org", user},
+                       clean_env());
+  INFO(out.err);
+  REQUIRE((out.exit_code == 0 || out.exit_code == 3));
+  if (out.exit_code == 3) {
+    return std::nullopt;
+  }
+  return out.out.substr(0, out.out.size() - 1);
+}
+
+std::string duck_dump(const std::string& credentials)
+{
+  const auto out =
+      run({"/usr/bin/java", k_tools + "/DuckCredentials.java", "dump", credentials}, clean_env());
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  return out.out;
+}
+
+std::string plist_json(const std::string& path)
+{
+  const auto out =
+      run({"/usr/bin/python3", k_tools + "/duck_bookmark.py", "read", path}, clean_env());
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  return out.out;
+}
+
+} // namespace
+
+TEST_CASE("clients: java.util.Properties and plistlib read the new duck login and bookmarks",
+          "[clients][cyberduck]")
+{
+  ScratchDir dir;
+  make_dir(dir / "bookmarks", 0700);
+  // The files as Java and plistlib write them: duck's own Properties.store() output.
+  write_file(dir / "input", "sftp://alice@files.example.org:22\thunter2 = x\n"
+                            "https://OLDACCESS@s3.example.org:443\tOLDSECRET\n"
+                            "https://OTHER@s3.other.org:443\tSECRET:OTHER\n");
+  const auto stored =
+      run({"/bin/bash", "-c", "exec /usr/bin/java \"$1\" store \"$2\" <\"$3\"", "bash",
+           k_tools + "/DuckCredentials.java", dir / "credentials", dir / "input"},
+          clean_env());
+  INFO(stored.err);
+  REQUIRE(stored.exit_code == 0);
+  for (const char* name : {"a.duck", "b.duck"}) {
+    REQUIRE(run({"/usr/bin/python3", k_tools + "/duck_bookmark.py", "write",
+                 dir / "bookmarks" + "/" + name, "OLDACCESS"},
+                clean_env())
+                .exit_code == 0);
+  }
+  const std::string dump_before = duck_dump(dir / "credentials");
+  const std::string plist_before = plist_json(dir / "bookmarks/a.duck");
+
+  ConsumerSpec spec;
+  spec.type = ConsumerType::cyberduck;
+  spec.path = dir / "credentials";
+  spec.url = "https://s3.example.org";
+  spec.bookmarks = {dir / "bookmarks/a.duck", dir / "bookmarks/b.duck"};
+  const auto before = read_key(spec);
+  REQUIRE(before);
+  REQUIRE(*before);
+  CHECK((*before)->access_id == "OLDACCESS");
+  CHECK(duck_password(spec.path, "OLDACCESS") == std::optional<std::string>("OLDSECRET"));
+
+  // Keys with the characters Properties escapes.
+  for (const auto& [access, secret] :
+       {std::pair<std::string, std::string>{k_a, k_s}, {"AK=1.2_3-4", "s3cr=t/+x=="}}) {
+    INFO(access);
+    const auto report = apply(spec, access, Secret(secret));
+    INFO(error_of(report));
+    REQUIRE(report);
+    CHECK(duck_password(spec.path, access) == std::optional<std::string>(secret));
+    std::string expected = plist_before;
+    const std::string old_user = "\"Username\": \"OLDACCESS\"";
+    expected.replace(expected.find(old_user), old_user.size(), "\"Username\": \"" + access + "\"");
+    for (const char* name : {"a.duck", "b.duck"}) {
+      CHECK(plist_json(dir / "bookmarks" + "/" + name) == expected);
+    }
+  }
+  CHECK_FALSE(duck_password(spec.path, "OLDACCESS"));
+  CHECK_FALSE(duck_password(spec.path, k_a));
+  // Every other login unchanged.
+  std::string expected_dump = dump_before;
+  const std::string old_entry = "https://OLDACCESS@s3.example.org:443\tOLDSECRET\n";
+  expected_dump.replace(expected_dump.find(old_entry), old_entry.size(),
+                        "https://AK=1.2_3-4@s3.example.org:443\ts3cr=t/+x==\n");
+  const auto after = lines_of(duck_dump(spec.path));
+  const auto expected = lines_of(expected_dump);
+  CHECK(std::set<std::string>(after.begin(), after.end()) ==
+        std::set<std::string>(expected.begin(), expected.end()));
+}
+
+TEST_CASE("clients: a boto3 script with the key inline still parses and signs with the new key",
+          "[clients][python]")
+{
+  ScratchDir dir;
+  const std::string port_file = dir / "port";
+  const std::string requests = dir / "requests.log";
+  Background server({"/usr/bin/python3", k_tools + "/fake_s3.py", port_file, requests}, clean_env(),
+                    dir / "fake_s3.log");
+  REQUIRE(wait_until([&] { return exists(port_file) && !read_file(port_file).empty(); },
+                     std::chrono::seconds(20)));
+  const std::string port = read_file(port_file);
+  // The Example.py of a provider's S3 guide.
+  const std::string script =
+      "#!/usr/bin/env python3\n"
+      "import boto3\n"
+      "s3 = boto3.resource('s3',\n"
+      "    endpoint_url='http://127.0.0.1:" +
+      port +
+      "',\n"
+      "    aws_access_key_id='AKOLD',  # your access key\n"
+      "    aws_secret_access_key=\"SKOLD\",\n"
+      "    region_name='us-east-1')\n"
+      "c = boto3.client('s3', endpoint_url=s3.meta.client.meta.endpoint_url,\n"
+      "    aws_access_key_id='AKOLD', aws_secret_access_key='SKOLD',\n"
+      "    region_name='us-east-1')\n"
+      "print([b.name for b in s3.buckets.all()], len(c.list_buckets()['Buckets']))\n";
+  write_file(dir / "Example.py", script, 0644);
+  ConsumerSpec spec;
+  spec.type = ConsumerType::python;
+  spec.path = dir / "Example.py";
+  apply_ok(spec);
+  std::string expected = script;
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"'AKOLD',  #", "'" + k_a + "',  #"},
+        {"\"SKOLD\"", "\"" + k_s + "\""},
+        {"'AKOLD', aws", "'" + k_a + "', aws"},
+        {"'SKOLD',\n", "'" + k_s + "',\n"}}) {
+    expected.replace(expected.find(from), from.size(), to);
+  }
+  CHECK(read_file(spec.path) == expected);
+  const auto parsed = run(
+      {"/usr/bin/python3", "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", spec.path},
+      clean_env());
+  INFO(parsed.err);
+  CHECK(parsed.exit_code == 0);
+  const auto out = run({"/usr/bin/python3", spec.path}, clean_env());
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  CHECK(out.out == "['probe'] 1\n");
+  const auto log = lines_of(read_file(requests));
+  REQUIRE(log.size() == 2);
+  for (const auto& line : log) {
+    CHECK(line == "GET / access_key=" + k_a + " sig=v4");
   }
 }

@@ -78,9 +78,10 @@ const std::vector<std::string> k_profile_keys{
     "insecure",       "interval",         "jitter",        "window",         "grace",
     "verify_timeout", "keystone_timeout", "create_method", "confirm_retire", "enabled"};
 const std::vector<std::string> k_consumer_keys{
-    "type",       "path",           "profile",        "create_profile", "session_token", "remote",
-    "bucket",     "access_key_var", "secret_key_var", "template",       "mode",          "in_place",
-    "user",       "check",          "check_timeout",  "reload",         "reload_action", "run",
+    "type",       "path",          "profile",        "create_profile", "session_token",
+    "remote",     "bucket",        "access_key_var", "secret_key_var", "template",
+    "url",        "bookmarks",     "mode",           "in_place",       "user",
+    "check",      "check_timeout", "reload",         "reload_action",  "run",
     "run_timeout"};
 const std::vector<std::string> k_auth_keys{"auth_url",
                                            "auth_type",
@@ -147,7 +148,7 @@ TEST_CASE("the example configuration loads cleanly and uses every option", "[con
   CHECK(media.cloud.empty());
   REQUIRE(media.inline_auth.has_value());
   CHECK(media.inline_auth->password_file == "/etc/credrotd/media.password");
-  CHECK(media.consumers.size() == 4);
+  CHECK(media.consumers.size() == 5);
   CHECK(media.window->wraps());
 }
 
@@ -752,7 +753,7 @@ TEST_CASE("bad values say what is allowed", "[config][toml]")
         "\"\" for the daemon's user");
   CHECK(first_error("[[profile.p.consumer]]\n[[profile.p.consumer]]\ntype = 1\n") ==
         "c.toml:8:1: [[profile.p.consumer]] #2: add type = \"s3cmd\", \"aws-credentials\", "
-        "\"rclone\", \"s3fs\", \"envfile\" or \"template\"");
+        "\"rclone\", \"s3fs\", \"envfile\", \"template\", \"cyberduck\" or \"python\"");
   CHECK(first_error("[[profile.p.consumer]]\ntype = \"s3cmd\"\n") ==
         "c.toml:8:1: [[profile.p.consumer]] #2: add path = \"/absolute/path/of/the/file\"");
 }
@@ -806,6 +807,25 @@ TEST_CASE("an option for another consumer type is an error naming the types that
                "[[profile.p.consumer]]\ntype = \"template\"\npath = \"/r\"\n") ==
         "c.toml:4:1: [[profile.p.consumer]] #1: add template = "
         "\"/etc/credrotd/templates/NAME.tmpl\"");
+  CHECK(errors("[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
+               "[[profile.p.consumer]]\ntype = \"cyberduck\"\npath = \"/r\"\n") ==
+        "c.toml:4:1: [[profile.p.consumer]] #1: add url = \"https://s3.example.org\", the "
+        "endpoint of the login in duck's credentials file");
+  CHECK(errors("[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
+               "[[profile.p.consumer]]\ntype = \"cyberduck\"\npath = \"/r\"\n"
+               "url = \"https://u@s3\"\nbookmarks = [\"b.duck\"]\n") ==
+        "c.toml:7:7: url in [[profile.p.consumer]] #1: must be the S3 endpoint as duck names it, "
+        "\"https://HOST\" or \"https://HOST:PORT\" (no user, path or query)\n"
+        "c.toml:8:13: bookmarks in [[profile.p.consumer]] #1: \"b.duck\" is not an absolute path");
+  const auto python = config::parse_config_text(
+      "[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
+      "[[profile.p.consumer]]\ntype = \"python\"\npath = \"/srv/app/Example.py\"\n",
+      "c.toml");
+  REQUIRE(python.has_value());
+  REQUIRE(python->warnings.size() == 1);
+  CHECK_THAT(python->warnings[0],
+             Catch::StartsWith("c.toml:5:8: type in [[profile.p.consumer]] #1: "
+                               "keeps the key inline in a script"));
 }
 
 TEST_CASE("unknown keys suggest the right spelling or the right table", "[config][toml]")
@@ -818,7 +838,7 @@ TEST_CASE("unknown keys suggest the right spelling or the right table", "[config
       std::vector<std::string>{
           "c.toml:8:1: unknown key \"chek\" in [[profile.p.consumer]] #1; did you mean \"check\"? "
           "(allowed: type, path, profile, create_profile, session_token, remote, bucket, "
-          "access_key_var, secret_key_var, template, mode, in_place, user, check, "
+          "access_key_var, secret_key_var, template, url, bookmarks, mode, in_place, user, check, "
           "check_timeout, reload, reload_action, run, run_timeout)",
           "c.toml:9:1: unknown key \"interval\" in [[profile.p.consumer]] #1; interval is a "
           "profile option; put it in [profile.p]",

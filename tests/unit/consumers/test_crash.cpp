@@ -5,6 +5,7 @@
 // same points let a test swap the file for a symbolic link at the worst moment.
 #include "consumers/consumer.hpp"
 #include "consumers/crash_point.hpp"
+#include "consumers/cyberduck.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -187,6 +188,62 @@ TEST_CASE("attack: a file swapped for a link while it is rewritten is detected",
   CHECK(read_file(victim) == "root:secret\n");
   CHECK(S_ISLNK(lstat_path(home + "/.s3cfg").st_mode));
   CHECK(temp_files(home).empty());
+}
+
+TEST_CASE("crash: cyberduck, a crash between the files leaves bookmarks whose login works",
+          "[consumers][crash][cyberduck]")
+{
+  const std::string old_line = "https\\://OLDACCESS@s3.example.org\\:443=OLDSECRET\n";
+  const auto bookmark = [](std::string_view user) {
+    return "<plist version=\"1.0\">\n<dict>\n\t<key>Hostname</key>\n\t<string>s3.example.org"
+           "</string>\n\t<key>Username</key>\n\t<string>" +
+           std::string(user) + "</string>\n</dict>\n</plist>\n";
+  };
+  // The writes: credentials (old + new login), bookmark a, bookmark b, credentials (new only).
+  for (int crash_after = 1; crash_after <= 4; ++crash_after) {
+    INFO("crash after write " << crash_after);
+    ScratchDir dir;
+    write_file(dir / "credentials", old_line, 0600);
+    write_file(dir / "a.duck", bookmark("OLDACCESS"), 0600);
+    write_file(dir / "b.duck", bookmark("OLDACCESS"), 0600);
+    ConsumerSpec spec;
+    spec.type = ConsumerType::cyberduck;
+    spec.path = dir / "credentials";
+    spec.url = "https://s3.example.org";
+    spec.bookmarks = {dir / "a.duck", dir / "b.duck"};
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int writes = 0;
+      g_hook = [&writes, crash_after](std::string_view name) {
+        if (name == k_crash_dir_synced && ++writes == crash_after) {
+          ::_exit(42);
+        }
+      };
+      static_cast<void>(apply(spec, k_a, Secret(k_s)));
+      ::_exit(0);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 42));
+    // Every bookmark names a login that has its password.
+    const std::string credentials = read_file(dir / "credentials");
+    const auto login = *cyberduck::parse_url(spec.url);
+    for (const auto& path : spec.bookmarks) {
+      const std::string b = read_file(path);
+      const auto parsed = cyberduck::read_bookmark({path, b});
+      REQUIRE(parsed);
+      const auto key = cyberduck::read({spec.path, credentials}, login, parsed->username);
+      REQUIRE(key);
+      REQUIRE(*key);
+      CHECK((*key)->secret.reveal() == (parsed->username == k_a ? k_s : "OLDSECRET"));
+    }
+    // The next run completes the rotation.
+    REQUIRE(apply(spec, k_a, Secret(k_s)));
+    CHECK(read_file(dir / "credentials") ==
+          "https\\://" + k_a + "@s3.example.org\\:443=" + k_s + "\n");
+    CHECK(read_file(dir / "b.duck") == bookmark(k_a));
+  }
 }
 
 #endif // CREDROTD_FAULT_INJECTION (without it the crash points compile to nothing)
