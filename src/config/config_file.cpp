@@ -382,8 +382,9 @@ constexpr std::array<std::string_view, 2> k_addressing_names{"path", "virtual"};
 constexpr std::array<std::string_view, 2> k_signature_names{"v2", "v4"};
 constexpr std::array<std::string_view, 3> k_check_names{"list-buckets", "head-bucket", "probe"};
 constexpr std::array<std::string_view, 3> k_create_names{"auto", "credentials", "os-ec2"};
-constexpr std::array<std::string_view, 8> k_consumer_type_names{
-    "s3cmd", "aws-credentials", "rclone", "s3fs", "envfile", "template", "cyberduck", "python"};
+constexpr std::array<std::string_view, 9> k_consumer_type_names{
+    "s3cmd",  "aws-credentials",   "rclone", "s3fs", "envfile", "template", "cyberduck",
+    "python", "systemd-credential"};
 constexpr std::array<std::string_view, 2> k_session_token_names{"remove", "keep"};
 constexpr std::array<std::string_view, 4> k_reload_action_names{"reload", "restart", "try-restart",
                                                                 "reload-or-restart"};
@@ -1203,6 +1204,20 @@ std::optional<core::Consumer> parse_consumer(Diagnostics& diagnostics, const std
     reader.warn(*type_node, "keeps the key inline in a script; credrotd rewrites it, but a "
                             "profile in the AWS credentials file (type = \"aws-credentials\") "
                             "read with boto3.Session(profile_name=...) keeps secrets out of code");
+  }
+  // systemd 252 reads a credential once, at unit start: a reload would keep the old key.
+  if (consumer.type == ConsumerType::systemd_credential) {
+    if (seen.count("reload_action") == 0) {
+      consumer.reload_action = core::ReloadAction::restart;
+    } else if (consumer.reload_action == core::ReloadAction::reload ||
+               consumer.reload_action == core::ReloadAction::reload_or_restart) {
+      reader.key = "reload_action";
+      reader.fail(*table->get("reload_action"),
+                  "must be \"restart\" or \"try-restart\" for a systemd-credential consumer: "
+                  "systemd reads credentials only when a unit starts (the default is "
+                  "\"restart\")");
+      ok = false;
+    }
   }
   const auto unused = [&](std::string_view key, std::string_view needs) {
     if (seen.count(key) != 0 && seen.count(needs) == 0) {

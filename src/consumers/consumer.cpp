@@ -9,6 +9,7 @@
 #include "consumers/rclone.hpp"
 #include "consumers/s3cmd.hpp"
 #include "consumers/s3fs.hpp"
+#include "consumers/systemd_credential.hpp"
 #include "consumers/template_file.hpp"
 
 namespace credrotd::consumers {
@@ -136,9 +137,10 @@ core::Result<WriteReport> apply_cyberduck(const ConsumerSpec& spec, std::string_
 
 std::optional<ConsumerType> parse_consumer_type(std::string_view name) noexcept
 {
-  for (const auto type : {ConsumerType::s3cmd, ConsumerType::aws_credentials, ConsumerType::rclone,
-                          ConsumerType::s3fs, ConsumerType::envfile, ConsumerType::template_,
-                          ConsumerType::cyberduck, ConsumerType::python}) {
+  for (const auto type :
+       {ConsumerType::s3cmd, ConsumerType::aws_credentials, ConsumerType::rclone,
+        ConsumerType::s3fs, ConsumerType::envfile, ConsumerType::template_, ConsumerType::cyberduck,
+        ConsumerType::python, ConsumerType::systemd_credential}) {
     if (core::to_string(type) == name) {
       return type;
     }
@@ -202,6 +204,11 @@ core::Status check_spec(const ConsumerSpec& spec)
     return {};
   case ConsumerType::python:
     return {};
+  case ConsumerType::systemd_credential:
+    if (const auto name = systemd_credential::name_of(spec.path); !name) {
+      return config_error(spec, name.error().message);
+    }
+    return {};
   case ConsumerType::cyberduck:
     if (const auto login = cyberduck::parse_url(spec.url); !login) {
       return config_error(spec, login.error().message);
@@ -263,6 +270,9 @@ core::Result<std::optional<KeyInFile>> read_key(const ConsumerSpec& spec)
     break;
   case ConsumerType::python:
     found = python_script::read(source);
+    break;
+  case ConsumerType::systemd_credential:
+    found = systemd_credential::read(spec.path, source.text);
     break;
   }
   if (!found) {
@@ -328,6 +338,8 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
         return missing_file(spec);
       }
       return python_script::render(source, access_id, secret);
+    case ConsumerType::systemd_credential:
+      return systemd_credential::render(spec.path, access_id, secret);
     case ConsumerType::cyberduck:
       break; // apply_cyberduck()
     }

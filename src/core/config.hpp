@@ -60,7 +60,8 @@ enum class ConsumerType {
   envfile,
   template_,
   cyberduck,
-  python
+  python,
+  systemd_credential
 };
 
 // What to do with an aws_session_token / security_token line next to the rotated key.
@@ -208,6 +209,8 @@ constexpr std::string_view to_string(ConsumerType type) noexcept
     return "cyberduck";
   case ConsumerType::python:
     return "python";
+  case ConsumerType::systemd_credential:
+    return "systemd-credential";
   }
   return "?";
 }

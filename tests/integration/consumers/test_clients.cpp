@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -829,4 +830,36 @@ TEST_CASE("clients: a boto3 script with the key inline still parses and signs wi
   for (const auto& line : log) {
     CHECK(line == "GET / access_key=" + k_a + " sig=v4");
   }
+}
+
+TEST_CASE("clients: systemd-creds decrypts the credential and systemd's parser reads the key",
+          "[clients][systemd-credential]")
+{
+  ScratchDir dir;
+  make_dir(dir / "credstore.encrypted", 0700);
+  make_dir(dir / "hostkey", 0700);
+  const std::string host_key = dir / "hostkey/credential.secret";
+  REQUIRE(::setenv("SYSTEMD_CREDENTIAL_SECRET", host_key.c_str(), 1) == 0);
+  ConsumerSpec spec;
+  spec.type = ConsumerType::systemd_credential;
+  spec.path = dir / "credstore.encrypted/s3-backup";
+  apply_ok(spec);
+  ::unsetenv("SYSTEMD_CREDENTIAL_SECRET");
+  // What LoadCredentialEncrypted=s3-backup does at unit start, then EnvironmentFile=%d/s3-backup.
+  const auto decrypted =
+      run({"/bin/bash", "-c", "exec /usr/bin/systemd-creds decrypt --name=s3-backup \"$1\" \"$2\"",
+           "bash", spec.path, dir / "plain"},
+          clean_env({"SYSTEMD_CREDENTIAL_SECRET=" + host_key}));
+  INFO(decrypted.err);
+  REQUIRE(decrypted.exit_code == 0);
+  const auto out =
+      run({"/usr/bin/python3", k_tools + "/sd_envfile.py", dir / "plain"}, clean_env());
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  CHECK(lines_of(out.out) == std::vector<std::string>{"KEEP 'AWS_ACCESS_KEY_ID=" + k_a + "'",
+                                                      "KEEP 'AWS_SECRET_ACCESS_KEY=" + k_s + "'"});
+  // Under another name the credential is refused, as systemd refuses a renamed file.
+  const auto renamed = run({"/usr/bin/systemd-creds", "decrypt", "--name=other", spec.path, "-"},
+                           clean_env({"SYSTEMD_CREDENTIAL_SECRET=" + host_key}));
+  CHECK(renamed.exit_code != 0);
 }

@@ -148,7 +148,7 @@ TEST_CASE("the example configuration loads cleanly and uses every option", "[con
   CHECK(media.cloud.empty());
   REQUIRE(media.inline_auth.has_value());
   CHECK(media.inline_auth->password_file == "/etc/credrotd/media.password");
-  CHECK(media.consumers.size() == 5);
+  CHECK(media.consumers.size() == 6);
   CHECK(media.window->wraps());
 }
 
@@ -753,7 +753,8 @@ TEST_CASE("bad values say what is allowed", "[config][toml]")
         "\"\" for the daemon's user");
   CHECK(first_error("[[profile.p.consumer]]\n[[profile.p.consumer]]\ntype = 1\n") ==
         "c.toml:8:1: [[profile.p.consumer]] #2: add type = \"s3cmd\", \"aws-credentials\", "
-        "\"rclone\", \"s3fs\", \"envfile\", \"template\", \"cyberduck\" or \"python\"");
+        "\"rclone\", \"s3fs\", \"envfile\", \"template\", \"cyberduck\", \"python\" or "
+        "\"systemd-credential\"");
   CHECK(first_error("[[profile.p.consumer]]\ntype = \"s3cmd\"\n") ==
         "c.toml:8:1: [[profile.p.consumer]] #2: add path = \"/absolute/path/of/the/file\"");
 }
@@ -817,6 +818,19 @@ TEST_CASE("an option for another consumer type is an error naming the types that
         "c.toml:7:7: url in [[profile.p.consumer]] #1: must be the S3 endpoint as duck names it, "
         "\"https://HOST\" or \"https://HOST:PORT\" (no user, path or query)\n"
         "c.toml:8:13: bookmarks in [[profile.p.consumer]] #1: \"b.duck\" is not an absolute path");
+  const auto credential = config::parse_config_text(
+      "[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
+      "[[profile.p.consumer]]\ntype = \"systemd-credential\"\n"
+      "path = \"/etc/credstore.encrypted/s3\"\nreload = [\"backup.service\"]\n",
+      "c.toml");
+  REQUIRE(credential.has_value());
+  CHECK(credential->config.profiles[0].consumers[0].reload_action == core::ReloadAction::restart);
+  CHECK(errors("[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
+               "[[profile.p.consumer]]\ntype = \"systemd-credential\"\npath = \"/r\"\n"
+               "reload = [\"a.service\"]\nreload_action = \"reload\"\n") ==
+        "c.toml:8:17: reload_action in [[profile.p.consumer]] #1: must be \"restart\" or "
+        "\"try-restart\" for a systemd-credential consumer: systemd reads credentials only when "
+        "a unit starts (the default is \"restart\")");
   const auto python = config::parse_config_text(
       "[profile.p]\ncloud = \"c\"\ns3_endpoint = \"https://s3\"\n"
       "[[profile.p.consumer]]\ntype = \"python\"\npath = \"/srv/app/Example.py\"\n",

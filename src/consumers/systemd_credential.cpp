@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+// systemd credentials: the environment-file plaintext and systemd-creds run through pipes.
+#include "consumers/systemd_credential.hpp"
+
+#include "consumers/envfile.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace credrotd::consumers::systemd_credential {
+
+namespace {
+
+constexpr const char* k_systemd_creds = "/usr/bin/systemd-creds";
+
+const envfile::Options k_vars{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"};
+
+core::Error io_error(std::string_view what)
+{
+  return core::make_error(core::Errc::io, std::string(what));
+}
+
+// Runs systemd-creds with `args`, `input` on stdin; its stdout. A small input (a credential)
+// fits the pipe buffer, so it is written whole before the output is read.
+core::Result<Content> run_systemd_creds(const std::vector<std::string>& args,
+                                        std::string_view input)
+{
+  int in[2];
+  int out[2];
+  int err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    return io_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"};
+  // The host key's location may be moved (systemd's own variable; the tests use it).
+  if (const char* secret = std::getenv("SYSTEMD_CREDENTIAL_SECRET")) {
+    env.push_back(std::string("SYSTEMD_CREDENTIAL_SECRET=") + secret);
+  }
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(k_systemd_creds));
+  for (const auto& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return io_error(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    ::execve(k_systemd_creds, argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  std::size_t written = 0;
+  while (written < input.size()) {
+    const ssize_t n = ::write(in[1], input.data() + written, input.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::close(in[1]);
+  Content output;
+  std::string errors;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  bool timed_out = false;
+  while (open_fds > 0) {
+    const int r = ::poll(fds, 2, 30000);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    for (auto& fd : fds) {
+      if (fd.fd < 0 || fd.revents == 0) {
+        continue;
+      }
+      char buf[4096];
+      const ssize_t n = ::read(fd.fd, buf, sizeof buf);
+      if (n > 0) {
+        if (&fd == &fds[0]) {
+          output.append(buf, static_cast<std::size_t>(n));
+        } else {
+          errors.append(buf, static_cast<std::size_t>(n));
+        }
+        ::explicit_bzero(buf, sizeof buf);
+      } else if (n == 0 || errno != EINTR) {
+        ::close(fd.fd);
+        fd.fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& fd : fds) {
+    if (fd.fd >= 0) {
+      ::close(fd.fd);
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out || written != input.size() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    while (!errors.empty() && errors.back() == '\n') {
+      errors.pop_back();
+    }
+    return io_error("systemd-creds " + args.front() + " failed" +
+                    (timed_out ? std::string(" (no answer in 30 s)") : std::string()) +
+                    (errors.empty() ? std::string() : ": " + errors));
+  }
+  return output;
+}
+
+} // namespace
+
+bool is_encrypted(std::string_view path)
+{
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return false;
+  }
+  return path.substr(0, slash).ends_with(".encrypted");
+}
+
+core::Result<std::string> name_of(std::string_view path)
+{
+  const std::string_view name = path.substr(path.rfind('/') + 1);
+  const bool valid = !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return static_cast<unsigned char>(c) > 0x20 && c != 0x7F;
+                     });
+  if (!valid) {
+    return core::make_error(core::Errc::config,
+                            "the file name " + std::string(name) +
+                                " cannot be a credential name (LoadCredential=NAME)");
+  }
+  return std::string(name);
+}
+
+core::Result<std::optional<FoundKey>> read(std::string_view path, std::string_view content)
+{
+  if (!is_encrypted(path)) {
+    return envfile::read({path, content}, k_vars);
+  }
+  CREDROTD_TRY_ASSIGN(const std::string name, name_of(path));
+  CREDROTD_TRY_ASSIGN(const Content plain,
+                      run_systemd_creds({"decrypt", "--name=" + name, "-", "-"}, content));
+  return envfile::read({path, plain}, k_vars);
+}
+
+core::Result<Content> render(std::string_view path, std::string_view access_id,
+                             const core::Secret& secret)
+{
+  CREDROTD_TRY_ASSIGN(const std::string name, name_of(path));
+  CREDROTD_TRY_ASSIGN(Content plain, envfile::create(k_vars, access_id, secret));
+  if (!is_encrypted(path)) {
+    return plain;
+  }
+  return run_systemd_creds({"encrypt", "--name=" + name, "-", "-"}, plain);
+}
+
+} // namespace credrotd::consumers::systemd_credential
