@@ -702,6 +702,11 @@ def scenario_package(workdir):
                     record=False).out == config, "the upgrade changed the configuration")
         after = c.run(["credrotctl", "history", "pkg"], record=False).out
         check(after == history, f"the upgrade lost state: history was\n{history}\nnow\n{after}")
+        # 0.1.0 ran as user credrotd; StateDirectory= hands its state to root.
+        owners = c.run(["stat", "-c", "%U:%G %n", "/var/lib/credrotd",
+                        "/var/lib/credrotd/state.db"], record=False).out.split("\n")
+        check(all(line.startswith("root:root ") for line in owners if line),
+              f"the state is not root's after the upgrade: {owners}")
         check(c.show("credrotd.service", "UnitFileState") == "enabled", "no longer enabled")
         last = c.profile("pkg")["last_rotation"]
         rotate_wait(c, "pkg")
