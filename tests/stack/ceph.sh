@@ -48,7 +48,10 @@ ceph_check_tools() {
 ceph_write_conf() {
   local c=$STACK_DIR/ceph fsid
   mkdir -p "$c"/{mon,osd,rgw,run}
-  fsid=$(/usr/bin/uuidgen)
+  # The kernel's random UUID: uuidgen (uuid-runtime) is not on a minimal Debian, and an empty
+  # fsid makes the OSD refuse the mon ("wrong fsid").
+  fsid=$(cat /proc/sys/kernel/random/uuid)
+  [[ $fsid =~ ^[0-9a-f-]{36}$ ]] || fail setup "cannot make a cluster fsid: '$fsid'"
   (
     umask 077
     printf '%s' "$RGW_KEYSTONE_PASSWORD" >"$c/rgw/keystone-password"
