@@ -253,12 +253,16 @@ fail() {
   local name=$1
   shift
   printf 'stack.sh: error: %s: %s\n' "$name" "$*" >&2
-  local log=$STACK_DIR/logs/$name.log
-  if [[ -f $log ]]; then
-    printf -- '--- last lines of %s ---\n' "$log" >&2
-    tail -n 40 "$log" >&2
-    printf -- '---\n' >&2
-  fi
+  local log
+  # Ceph's daemons write their own logs (ceph-mon.a, ceph-osd.0, ceph-client.rgw.*): when RGW
+  # fails, the cause is usually in one of them, not in its stdout.
+  for log in "$STACK_DIR/logs/$name.log" "$STACK_DIR"/logs/ceph-{mon.*,osd.*,client.rgw.*}.log; do
+    if [[ -s $log ]] && [[ $log == "$STACK_DIR/logs/$name.log" || $name == radosgw || $name == ceph-* ]]; then
+      printf -- '--- last lines of %s ---\n' "$log" >&2
+      tail -n 40 "$log" >&2
+      printf -- '---\n' >&2
+    fi
+  done
   exit 1
 }
 
