@@ -837,8 +837,10 @@ TEST_CASE("clients: systemd-creds decrypts the credential and systemd's parser r
 {
   ScratchDir dir;
   make_dir(dir / "credstore.encrypted", 0700);
-  make_dir(dir / "hostkey", 0700);
-  const std::string host_key = dir / "hostkey/credential.secret";
+  // The host key on a real file system: systemd-creds refuses one on a tmpfs (a /tmp may be).
+  ScratchDir key_dir("/var/tmp");
+  make_dir(key_dir / "hostkey", 0700);
+  const std::string host_key = key_dir / "hostkey/credential.secret";
   REQUIRE(::setenv("SYSTEMD_CREDENTIAL_SECRET", host_key.c_str(), 1) == 0);
   ConsumerSpec spec;
   spec.type = ConsumerType::systemd_credential;

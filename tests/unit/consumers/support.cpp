@@ -29,9 +29,9 @@ namespace {
 
 } // namespace
 
-ScratchDir::ScratchDir()
+ScratchDir::ScratchDir(const std::string& parent)
 {
-  std::string tmpl = "/tmp/credrotd-consumers-XXXXXX";
+  std::string tmpl = parent + "/credrotd-consumers-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {
     fail("mkdtemp");
   }

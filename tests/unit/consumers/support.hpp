@@ -20,7 +20,9 @@ namespace credrotd::consumers::test {
 // in it (unmounting what the test mounted there) when the object goes away.
 class ScratchDir {
 public:
-  ScratchDir();
+  // A new directory under `parent`. systemd-creds refuses a host key on a tmpfs, which /tmp
+  // may be: tests that need one on a real file system take /var/tmp.
+  explicit ScratchDir(const std::string& parent = "/tmp");
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
   ~ScratchDir();

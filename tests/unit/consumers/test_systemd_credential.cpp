@@ -50,9 +50,11 @@ TEST_CASE("systemd-credential: encrypted with the host key in credstore.encrypte
 {
   ScratchDir dir;
   make_dir(dir / "credstore.encrypted", 0700);
-  make_dir(dir / "hostkey", 0700);
-  REQUIRE(::setenv("SYSTEMD_CREDENTIAL_SECRET", (dir / "hostkey/credential.secret").c_str(), 1) ==
-          0);
+  // The host key on a real file system: systemd-creds refuses one on a tmpfs (a /tmp may be).
+  ScratchDir key_dir("/var/tmp");
+  make_dir(key_dir / "hostkey", 0700);
+  REQUIRE(::setenv("SYSTEMD_CREDENTIAL_SECRET", (key_dir / "hostkey/credential.secret").c_str(),
+                   1) == 0);
   const ConsumerSpec spec = credential(dir / "credstore.encrypted/s3-backup");
   CHECK(systemd_credential::is_encrypted(spec.path));
   const auto report = apply(spec, k_a, Secret(k_s));
