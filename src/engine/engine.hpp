@@ -91,6 +91,9 @@ struct ProfileStatus {
   core::OutcomeCounts counts;
   // Keys the profile's rotations recorded as candidates (see KeyView::role), 0 normally.
   std::size_t candidate_keys = 0;
+  // Old keys deleted from Keystone whose refusal by S3 is not (yet) confirmed: still accepted
+  // at deletion (RGW's cache) and waiting for the re-check, or found still accepted by it.
+  std::size_t unconfirmed_revocations = 0;
 };
 
 // Runs on one io_context thread; every method must be called from that thread. Owns no
