@@ -8,6 +8,8 @@
 
 #include "keystone/json.hpp"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -66,6 +68,9 @@ Client::Client(net::HttpClient& http, core::CloudAuth auth, ClientOptions option
 
 void Client::forget_token()
 {
+  if (m_options.token_cache && m_token) {
+    m_options.token_cache->drop(m_auth, m_token.get());
+  }
   m_token.reset();
 }
 
@@ -106,7 +111,22 @@ asio::awaitable<core::Status> Client::authenticate_now(net::Deadline deadline)
   if (!m_base) {
     co_return m_base.error();
   }
-  m_token.reset();
+  // The old token stays until a new one replaces it: other calls in flight still use it.
+  // Calls that need a token meanwhile wait for this one (ensure_token), however this ends.
+  struct InProgress {
+    Client* client;
+    explicit InProgress(Client* c) : client(c) { client->m_authenticating = true; }
+    InProgress(const InProgress&) = delete;
+    InProgress& operator=(const InProgress&) = delete;
+    ~InProgress()
+    {
+      client->m_authenticating = false;
+      for (auto& timer : client->m_token_waiters) {
+        timer->cancel();
+      }
+      client->m_token_waiters.clear();
+    }
+  } in_progress{this};
   CREDROTD_CO_TRY_ASSIGN(auto body, auth_request_body(m_auth));
   net::Request request;
   request.method = net::Method::post;
@@ -136,22 +156,49 @@ asio::awaitable<core::Status> Client::authenticate_now(net::Deadline deadline)
                                    "): Keystone issued a token without a project scope; set "
                                    "project_name or project_id");
   }
-  m_token.emplace(Held{core::Secret(*subject), std::move(info)});
+  m_token = std::make_shared<const HeldToken>(HeldToken{core::Secret(*subject), std::move(info)});
+  if (m_options.token_cache) {
+    m_options.token_cache->store(m_auth, m_token);
+  }
   ++m_authentications;
   co_return core::Status{};
 }
 
+bool Client::usable(const HeldToken& token) const
+{
+  const auto& info = token.info;
+  const auto now = std::chrono::system_clock::now();
+  auto margin =
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(m_options.token_refresh_margin);
+  if (info.issued_at.time_since_epoch().count() != 0 && info.expires_at > info.issued_at) {
+    margin = std::min(margin, (info.expires_at - info.issued_at) / 4);
+  }
+  return info.expires_at - margin > now;
+}
+
+asio::awaitable<void> Client::wait_for_authentication(net::Deadline deadline)
+{
+  // Past the deadline the caller goes on, and its own request reports the timeout.
+  while (m_authenticating && net::Clock::now() < deadline) {
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, deadline);
+    m_token_waiters.push_back(timer);
+    boost::system::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 asio::awaitable<core::Status> Client::ensure_token(net::Deadline deadline)
 {
-  if (m_token) {
-    const auto& info = m_token->info;
-    const auto now = std::chrono::system_clock::now();
-    auto margin = std::chrono::duration_cast<std::chrono::system_clock::duration>(
-        m_options.token_refresh_margin);
-    if (info.issued_at.time_since_epoch().count() != 0 && info.expires_at > info.issued_at) {
-      margin = std::min(margin, (info.expires_at - info.issued_at) / 4);
-    }
-    if (info.expires_at - margin > now) {
+  // Another call is authenticating: its token will do for this one too.
+  co_await wait_for_authentication(deadline);
+  if (m_token && usable(*m_token)) {
+    co_return core::Status{};
+  }
+  if (m_options.token_cache) {
+    // Another client of this identity (another build of the profiles, before a reload) may
+    // hold a newer token.
+    if (auto cached = m_options.token_cache->find(m_auth); cached && usable(*cached)) {
+      m_token = std::move(cached);
       co_return core::Status{};
     }
   }
@@ -170,10 +217,11 @@ Client::call(net::Method method, std::string url, core::WipingString body,
 {
   // The caller holds a token: it ran ensure_token() to build the URL from the token's user.
   for (int round = 0;; ++round) {
+    const auto used = m_token;
     net::Request request;
     request.method = method;
     request.url = url;
-    request.auth_token(m_token->id);
+    request.auth_token(used->id);
     request.header("Accept", "application/json");
     if (!body.empty()) {
       request.header("Content-Type", "application/json");
@@ -188,7 +236,14 @@ Client::call(net::Method method, std::string url, core::WipingString body,
     // authenticate once more and repeat. OS-EC2 also answers 401 for an unknown access id.
     if (response->status == 401 && round == 0 &&
         !is_os_ec2_not_found(response->status, body_view(*response))) {
-      CREDROTD_CO_TRY(co_await authenticate_now(deadline));
+      co_await wait_for_authentication(deadline);
+      // Another call may have replaced the token meanwhile: then repeat with that one.
+      if (m_token == used) {
+        if (m_options.token_cache) {
+          m_options.token_cache->drop(m_auth, used.get());
+        }
+        CREDROTD_CO_TRY(co_await authenticate_now(deadline));
+      }
       continue;
     }
     co_return std::move(*response);

@@ -7,12 +7,14 @@
 #include "keystone/ec2.hpp"
 #include "keystone/errors.hpp"
 #include "keystone/token.hpp"
+#include "keystone/token_cache.hpp"
 #include "net/http_client.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,9 @@ struct ClientOptions {
   // A held token is replaced when it expires within this margin (or within a quarter of its
   // lifetime, if that is shorter).
   std::chrono::seconds token_refresh_margin{300};
+  // Where the client takes its token from and leaves it, shared with the other clients of the
+  // same identity (and kept across reloads); null: the client keeps its token to itself.
+  std::shared_ptr<TokenCache> token_cache;
 };
 
 // HTTP client options for talking to the Keystone of `auth`: its CA file (cacert), verify:
@@ -32,8 +37,10 @@ net::ClientOptions http_options(const core::CloudAuth& auth, net::ClientOptions 
 //
 // Every call takes a deadline covering everything it does (authentication included). It
 // authenticates on first use, reuses the project-scoped token until shortly before it
-// expires, and on a 401 authenticates again once and repeats the request. EC2 calls act as
-// the token's user in the token's project. Errors from any call:
+// expires (taking it from, and leaving it in, options.token_cache when one is given), and on a
+// 401 authenticates again once and repeats the request. Calls that need a token while another
+// call of this client is getting one wait for that token instead of asking for a second. EC2
+// calls act as the token's user in the token's project. Errors from any call:
 // - those of net::HttpClient::send (transient, timeout, tls, protocol, config), prefixed
 //   with what was being done;
 // - auth_rejected: Keystone refused the configured credentials (the message says which);
@@ -51,7 +58,7 @@ public:
   // held that does not expire within the margin.
   boost::asio::awaitable<core::Result<TokenInfo>> authenticate(net::Deadline deadline);
 
-  // Drops the held token; the next call authenticates again.
+  // Drops the held token (from the token cache too); the next call authenticates again.
   void forget_token();
 
   // The held token's information, or nullptr before the first authentication.
@@ -94,15 +101,12 @@ public:
   delete_ec2_credential(std::string access, net::Deadline deadline, Ec2Api api = Ec2Api::os_ec2,
                         OwnerCheck check = OwnerCheck::read_first);
 
-  // Authentications made so far (for tests and metrics).
+  // Authentications made so far by this client (for tests and metrics).
   int authentications() const { return m_authentications; }
 
 private:
-  struct Held {
-    core::Secret id;
-    TokenInfo info;
-  };
-
+  bool usable(const HeldToken& token) const; // not within the refresh margin of its expiry
+  boost::asio::awaitable<void> wait_for_authentication(net::Deadline deadline);
   boost::asio::awaitable<core::Status> ensure_token(net::Deadline deadline);
   boost::asio::awaitable<core::Status> authenticate_now(net::Deadline deadline);
   boost::asio::awaitable<core::Result<net::Response>>
@@ -116,8 +120,10 @@ private:
   core::CloudAuth m_auth;
   ClientOptions m_options;
   core::Result<std::string> m_base; // ".../v3", or why the auth_url is unusable
-  std::optional<Held> m_token;
+  std::shared_ptr<const HeldToken> m_token;
   int m_authentications = 0;
+  bool m_authenticating = false; // an authenticate_now() is in progress
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> m_token_waiters;
 };
 
 } // namespace credrotd::keystone
