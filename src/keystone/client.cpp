@@ -168,8 +168,8 @@ bool Client::usable(const HeldToken& token) const
 {
   const auto& info = token.info;
   const auto now = std::chrono::system_clock::now();
-  auto margin =
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(m_options.token_refresh_margin);
+  auto margin = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      m_options.token_refresh_margin);
   if (info.issued_at.time_since_epoch().count() != 0 && info.expires_at > info.issued_at) {
     margin = std::min(margin, (info.expires_at - info.issued_at) / 4);
   }

@@ -22,8 +22,7 @@ std::string token_cache_key(const core::CloudAuth& a)
   for (const std::string* field :
        {&a.auth_url, &a.username, &a.user_id, &a.user_domain_name, &a.user_domain_id,
         &a.project_name, &a.project_id, &a.project_domain_name, &a.project_domain_id,
-        &a.application_credential_id, &a.application_credential_name, &a.cacert, &a.cert,
-        &a.key}) {
+        &a.application_credential_id, &a.application_credential_name, &a.cacert, &a.cert, &a.key}) {
     // Length-prefixed: no two different settings give one key.
     key += std::to_string(field->size()) + ':' + *field + ';';
   }
@@ -35,9 +34,9 @@ std::string token_cache_key(const core::CloudAuth& a)
 const TokenCache::Slot* TokenCache::slot_for(const core::CloudAuth& auth) const
 {
   const auto it = m_slots.find(token_cache_key(auth));
-  if (it == m_slots.end() || !same_secrets(it->second.password,
-                                           it->second.application_credential_secret,
-                                           it->second.token, auth)) {
+  if (it == m_slots.end() ||
+      !same_secrets(it->second.password, it->second.application_credential_secret, it->second.token,
+                    auth)) {
     return nullptr;
   }
   return &it->second;
@@ -51,8 +50,8 @@ std::shared_ptr<const HeldToken> TokenCache::find(const core::CloudAuth& auth) c
 
 void TokenCache::store(const core::CloudAuth& auth, std::shared_ptr<const HeldToken> token)
 {
-  Slot slot{auth.password.clone(), auth.application_credential_secret.clone(),
-            auth.token.clone(), std::move(token)};
+  Slot slot{auth.password.clone(), auth.application_credential_secret.clone(), auth.token.clone(),
+            std::move(token)};
   m_slots.insert_or_assign(token_cache_key(auth), std::move(slot));
 }
 

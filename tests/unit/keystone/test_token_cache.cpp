@@ -142,10 +142,9 @@ TEST_CASE("concurrent calls of one client wait for a single authentication", "[k
   Client client(*f.http, identity(server.url("/ks/single/ks/v3")));
   int succeeded = 0;
   for (int i = 0; i < 4; ++i) {
-    boost::asio::co_spawn(f.io, client.list_ec2_credentials(deadline_after(5s)),
-                          [&](std::exception_ptr e, auto result) {
-                            succeeded += (!e && result) ? 1 : 0;
-                          });
+    boost::asio::co_spawn(
+        f.io, client.list_ec2_credentials(deadline_after(5s)),
+        [&](std::exception_ptr e, auto result) { succeeded += (!e && result) ? 1 : 0; });
   }
   f.io.run();
   CHECK(succeeded == 4);
