@@ -837,21 +837,16 @@ TEST_CASE("clients: systemd-creds decrypts the credential and systemd's parser r
 {
   ScratchDir dir;
   make_dir(dir / "credstore.encrypted", 0700);
-  // The host key on a real file system: systemd-creds refuses one on a tmpfs (a /tmp may be).
-  ScratchDir key_dir("/var/tmp");
-  make_dir(key_dir / "hostkey", 0700);
-  const std::string host_key = key_dir / "hostkey/credential.secret";
-  REQUIRE(::setenv("SYSTEMD_CREDENTIAL_SECRET", host_key.c_str(), 1) == 0);
+  const CredentialHostKey host_key;
   ConsumerSpec spec;
   spec.type = ConsumerType::systemd_credential;
   spec.path = dir / "credstore.encrypted/s3-backup";
   apply_ok(spec);
-  ::unsetenv("SYSTEMD_CREDENTIAL_SECRET");
   // What LoadCredentialEncrypted=s3-backup does at unit start, then EnvironmentFile=%d/s3-backup.
   const auto decrypted =
       run({"/bin/bash", "-c", "exec /usr/bin/systemd-creds decrypt --name=s3-backup \"$1\" \"$2\"",
            "bash", spec.path, dir / "plain"},
-          clean_env({"SYSTEMD_CREDENTIAL_SECRET=" + host_key}));
+          clean_env({host_key.env()}));
   INFO(decrypted.err);
   REQUIRE(decrypted.exit_code == 0);
   const auto out =
@@ -862,6 +857,6 @@ TEST_CASE("clients: systemd-creds decrypts the credential and systemd's parser r
                                                       "KEEP 'AWS_SECRET_ACCESS_KEY=" + k_s + "'"});
   // Under another name the credential is refused, as systemd refuses a renamed file.
   const auto renamed = run({"/usr/bin/systemd-creds", "decrypt", "--name=other", spec.path, "-"},
-                           clean_env({"SYSTEMD_CREDENTIAL_SECRET=" + host_key}));
+                           clean_env({host_key.env()}));
   CHECK(renamed.exit_code != 0);
 }

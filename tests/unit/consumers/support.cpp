@@ -39,6 +39,20 @@ ScratchDir::ScratchDir(const std::string& parent)
   ::chmod(m_path.c_str(), 0755);
 }
 
+CredentialHostKey::CredentialHostKey()
+{
+  make_dir(m_dir / "hostkey", 0700);
+  m_path = m_dir / "hostkey/credential.secret";
+  if (::setenv("SYSTEMD_CREDENTIAL_SECRET", m_path.c_str(), 1) != 0) {
+    fail("setenv");
+  }
+}
+
+CredentialHostKey::~CredentialHostKey()
+{
+  ::unsetenv("SYSTEMD_CREDENTIAL_SECRET");
+}
+
 ScratchDir::~ScratchDir()
 {
   for (auto it = m_mounts.rbegin(); it != m_mounts.rend(); ++it) {

@@ -42,6 +42,24 @@ private:
   std::vector<std::string> m_mounts;
 };
 
+// A systemd-creds host key of the test's own: SYSTEMD_CREDENTIAL_SECRET names it (in a
+// directory under /var/tmp: systemd-creds refuses a host key on a tmpfs, which /tmp may be)
+// while the object lives, and is unset when it goes, even when the test fails.
+class CredentialHostKey {
+public:
+  CredentialHostKey();
+  CredentialHostKey(const CredentialHostKey&) = delete;
+  CredentialHostKey& operator=(const CredentialHostKey&) = delete;
+  ~CredentialHostKey();
+
+  // "SYSTEMD_CREDENTIAL_SECRET=PATH", for the environment of a systemd-creds the test runs.
+  std::string env() const { return "SYSTEMD_CREDENTIAL_SECRET=" + m_path; }
+
+private:
+  ScratchDir m_dir{"/var/tmp"};
+  std::string m_path;
+};
+
 void write_file(const std::string& path, std::string_view content, mode_t mode = 0600);
 std::string read_file(const std::string& path);
 void make_dir(const std::string& path, mode_t mode = 0755);

@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of systemd credentials: plaintext in credstore/, encrypted with systemd-creds in
-// credstore.encrypted/ (the host key in a scratch directory, via SYSTEMD_CREDENTIAL_SECRET).
+// credstore.encrypted/ (with a host key of the test's own: CredentialHostKey).
 #include "consumers/consumer.hpp"
 #include "consumers/systemd_credential.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <cstdlib>
 
 using namespace credrotd::consumers;
 using namespace credrotd::consumers::test;
@@ -50,11 +48,7 @@ TEST_CASE("systemd-credential: encrypted with the host key in credstore.encrypte
 {
   ScratchDir dir;
   make_dir(dir / "credstore.encrypted", 0700);
-  // The host key on a real file system: systemd-creds refuses one on a tmpfs (a /tmp may be).
-  ScratchDir key_dir("/var/tmp");
-  make_dir(key_dir / "hostkey", 0700);
-  REQUIRE(::setenv("SYSTEMD_CREDENTIAL_SECRET", (key_dir / "hostkey/credential.secret").c_str(),
-                   1) == 0);
+  const CredentialHostKey host_key;
   const ConsumerSpec spec = credential(dir / "credstore.encrypted/s3-backup");
   CHECK(systemd_credential::is_encrypted(spec.path));
   const auto report = apply(spec, k_a, Secret(k_s));
@@ -74,5 +68,4 @@ TEST_CASE("systemd-credential: encrypted with the host key in credstore.encrypte
   const auto renamed = read_key(credential(dir / "credstore.encrypted/other"));
   REQUIRE_FALSE(renamed);
   CHECK(renamed.error().message.find("systemd-creds decrypt failed") == 0);
-  ::unsetenv("SYSTEMD_CREDENTIAL_SECRET");
 }
