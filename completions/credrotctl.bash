@@ -23,7 +23,7 @@ _credrotctl()
     }
 
     local global_opts="--user --json --timeout --help --version"
-    local commands="status rotate verify history keys reload check-config"
+    local commands="status rotate verify history keys reload check-config discover"
     local command="" user="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
@@ -42,9 +42,16 @@ _credrotctl()
         --timeout | --wait-timeout | -n | --limit)
             return 0 # a number
             ;;
-        -c | --config)
+        -c | --config | --clouds-file | --secure-file | --python | -o | --output)
             COMPREPLY=($(compgen -f -- "$cur"))
             return 0
+            ;;
+        --root)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return 0
+            ;;
+        --cloud | --s3-endpoint)
+            return 0 # a name, a URL
             ;;
     esac
 
@@ -69,6 +76,11 @@ _credrotctl()
             ;;
         check-config)
             COMPREPLY=($(compgen -W "-c --config --user --help" -- "$cur"))
+            return 0
+            ;;
+        discover)
+            COMPREPLY=($(compgen -W "--cloud --clouds-file --secure-file --s3-endpoint --root
+                --python --write -o --output --json --user --timeout --help" -- "$cur"))
             return 0
             ;;
         *) return 0 ;;

@@ -4,7 +4,11 @@
 // A separate, short-lived process: unlike the daemon it may block on the bus, so it uses
 // sdbus-c++'s synchronous calls (each with a timeout) and polls the connection itself while
 // `rotate --wait` follows the signals.
+#include "config/clouds.hpp"
 #include "credrotd_manager1_proxy.h" // generated from io.github.credrotd.Manager1.xml
+#include "discover/paths.hpp"
+#include "discover/proposal.hpp"
+#include "discover/report.hpp"
 #include "service/dbus/api.hpp"
 
 #include <CLI/CLI.hpp>
@@ -62,6 +66,15 @@ struct Options {
   int wait_timeout_s = 0;
   unsigned limit = 20;
   std::string config_file;
+  // discover
+  std::string cloud;
+  std::string clouds_file;
+  std::string secure_file;
+  std::string s3_endpoint;
+  std::string root = "/";
+  std::vector<std::string> python_files;
+  bool write = false;
+  std::string output;
 };
 
 // A failure that ends the command: the message for stderr and the exit status.
@@ -692,6 +705,77 @@ int cmd_check_config(const Options& options)
   return exit_failed;
 }
 
+// --- discover ---
+
+// Reads the host's client files and asks Keystone, as the given cloud, which keys are its own;
+// prints (and with --write creates) the proposed drop-in. Talks to Keystone only, never to
+// credrotd; reads files, and writes nothing but the new drop-in.
+int cmd_discover(const Options& options)
+{
+  namespace discover = credrotd::discover;
+  const auto env = credrotd::config::current_host_environment();
+  auto clouds = credrotd::config::load_clouds(
+      env, credrotd::config::CloudsFiles{options.clouds_file, options.secure_file});
+  if (!clouds) {
+    throw Failure{exit_failed, clouds.error().message};
+  }
+  std::vector<std::string> warnings = clouds->warnings();
+  auto auth = clouds->resolve(options.cloud, &warnings);
+  if (!auth) {
+    throw Failure{exit_failed, auth.error().message};
+  }
+  for (const auto& w : warnings) {
+    std::cerr << "credrotctl: warning: " << w << "\n";
+  }
+  const std::string cloud = auth->name;
+  const auto identity =
+      discover::ask_keystone(std::move(*auth), std::chrono::seconds(options.timeout_s));
+  if (!identity) {
+    throw Failure{exit_failed, "Keystone, as cloud " + cloud + ": " + identity.error().message};
+  }
+  const auto scan = discover::scan(discover::ScanOptions{options.root, options.python_files});
+  if (!scan) {
+    throw Failure{exit_failed, scan.error().message};
+  }
+  discover::ProposalOptions proposal_options;
+  proposal_options.s3_endpoint =
+      options.s3_endpoint.empty() ? identity->s3_endpoint : options.s3_endpoint;
+  if (proposal_options.s3_endpoint.empty()) {
+    throw Failure{exit_usage, "the catalog of cloud " + cloud +
+                                  " has no s3 endpoint: give the S3 endpoint with --s3-endpoint"};
+  }
+  proposal_options.dropin_path = !options.output.empty()
+                                     ? options.output
+                                     : credrotd::config::default_config_paths(
+                                           env, options.user ? credrotd::config::RunMode::user
+                                                             : credrotd::config::RunMode::system)
+                                               .dropin_dir +
+                                           "/discovered.toml";
+  proposal_options.reload_units = discover::under_root(options.root, "/") == "/"
+                                      ? discover::ReloadUnits::yes
+                                      : discover::ReloadUnits::no;
+  const auto proposal = discover::propose(*scan, *identity, proposal_options);
+  if (options.write) {
+    if (const auto written =
+            discover::write_new_file(proposal_options.dropin_path, proposal.dropin);
+        !written) {
+      throw Failure{exit_failed, written.error().message};
+    }
+  }
+  if (options.json) {
+    auto doc = discover::to_json(proposal, *identity, proposal_options);
+    doc["written"] = options.write;
+    print_json(doc);
+  } else {
+    std::cout << proposal.dropin;
+  }
+  if (options.write) {
+    std::cerr << "credrotctl: wrote " << proposal_options.dropin_path << " (" << proposal.profiles
+              << " profiles); check it with credrotd --check-config\n";
+  }
+  return exit_ok;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -699,7 +783,7 @@ int main(int argc, char** argv)
   Options options;
   CLI::App app{"credrotctl: ask credrotd for the state of its profiles, rotate their keys, "
                "verify them, and show their history and keys. Talks to credrotd over D-Bus "
-               "(system bus; --user: session bus).",
+               "(system bus; --user: session bus); discover talks to Keystone only.",
                "credrotctl"};
   app.footer(k_footer);
   app.require_subcommand(1);
@@ -748,10 +832,40 @@ int main(int argc, char** argv)
       "check-config", "Validate the configuration offline (runs credrotd --check-config)");
   check->add_option("-c,--config", options.config_file, "Main configuration file");
 
+  auto* disc = app.add_subcommand(
+      "discover", "Find the EC2 keys in this host's client files, ask Keystone which belong to "
+                  "the cloud's identity, and print a drop-in that rotates them (reads only; "
+                  "never prints a secret; needs no credrotd)");
+  disc->add_option("--cloud", options.cloud,
+                   "The clouds.yaml cloud whose keys to look for (default: $OS_CLOUD, or the "
+                   "only cloud)");
+  disc->add_option("--clouds-file", options.clouds_file,
+                   "clouds.yaml to read (default: the openstack CLI's search path)");
+  disc->add_option("--secure-file", options.secure_file, "secure.yaml to read");
+  disc->add_option("--s3-endpoint", options.s3_endpoint,
+                   "s3_endpoint of the proposed profiles (default: the catalog's s3 endpoint)");
+  disc->add_option("--root", options.root,
+                   "Look at the host tree mounted here instead of / (its etc/passwd, homes and "
+                   "unit files); units found there are not reloaded by the proposal")
+      ->check(CLI::ExistingDirectory);
+  disc->add_option("--python", options.python_files,
+                   "A boto3 script that passes the key inline (repeatable)")
+      ->check(CLI::ExistingFile);
+  disc->add_flag("--write", options.write,
+                 "Also create the drop-in (never replaces an existing file)");
+  disc->add_option("-o,--output", options.output,
+                   "Path of the drop-in (default /etc/credrotd/credrotd.d/discovered.toml; "
+                   "--user: ~/.config/credrotd/credrotd.d/discovered.toml)");
+
   try {
     app.parse(argc, argv);
     if (rotate->parsed() && options.all == !options.profiles.empty()) {
       throw CLI::ValidationError("rotate", "give one or more profiles, or --all");
+    }
+    for (const auto& file : options.python_files) {
+      if (file.empty() || file.front() != '/') {
+        throw CLI::ValidationError("--python", "give an absolute path: " + file);
+      }
     }
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
@@ -761,6 +875,9 @@ int main(int argc, char** argv)
   try {
     if (check->parsed()) {
       return cmd_check_config(options);
+    }
+    if (disc->parsed()) {
+      return cmd_discover(options);
     }
     Client client(options);
     if (status->parsed()) {
