@@ -54,6 +54,10 @@ enum Exit : int {
   exit_config = 78,
 };
 
+// The daemon rewrites the metrics file this often even when nothing happens: key ages stay
+// current and the file's mtime shows it is alive (monitoring/credrotd-alerts.yml, stale file).
+constexpr std::chrono::seconds k_metrics_refresh{60};
+
 struct Options {
   std::string config_file;
   bool user = false;
@@ -643,6 +647,7 @@ int Daemon::run()
   m_notifier.start_watchdog();
   if (m_metrics) {
     m_metrics->write();
+    m_metrics->refresh_every(m_io.get_executor(), k_metrics_refresh);
   }
   m_io.run();
   return m_exit;

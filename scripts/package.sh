@@ -63,6 +63,8 @@ expected_files=(
   /usr/bin/credrotctl
   /usr/sbin/credrotd
   /usr/share/bash-completion/completions/credrotctl
+  /usr/share/credrotd/credrotd-alerts.yml
+  /usr/share/credrotd/credrotd-dashboard.json
   /usr/share/dbus-1/interfaces/io.github.credrotd.Manager1.xml
   /usr/share/dbus-1/system-services/io.github.credrotd.service
   /usr/share/dbus-1/system.d/io.github.credrotd.conf

@@ -1109,6 +1109,10 @@ Result<ProfileStatus> Engine::status(const std::string& name) const
   ProfileStatus s;
   s.name = name;
   s.enabled = profile ? profile->enabled : false;
+  if (profile) {
+    s.schedule = profile->schedule;
+    s.policy = profile->rotation;
+  }
   CREDROTD_TRY_ASSIGN(const auto managed, m_state.live_keys(name));
   for (const auto& k : managed) {
     if (k.state == core::KeyState::current) {

@@ -94,6 +94,10 @@ struct ProfileStatus {
   // Old keys deleted from Keystone whose refusal by S3 is not (yet) confirmed: still accepted
   // at deletion (RGW's cache) and waiting for the re-check, or found still accepted by it.
   std::size_t unconfirmed_revocations = 0;
+  // The configured schedule and rotation timings of the profile (for the metrics' alert
+  // thresholds); nullopt when the profile is not configured.
+  std::optional<core::SchedulePolicy> schedule;
+  std::optional<core::RotationPolicy> policy;
 };
 
 // Runs on one io_context thread; every method must be called from that thread. Owns no

@@ -31,4 +31,24 @@ void MetricsWriter::write()
   }
 }
 
+void MetricsWriter::refresh_every(boost::asio::any_io_executor executor,
+                                  std::chrono::seconds period)
+{
+  m_timer = std::make_unique<boost::asio::steady_timer>(std::move(executor));
+  m_period = period;
+  arm();
+}
+
+void MetricsWriter::arm()
+{
+  m_timer->expires_after(m_period);
+  m_timer->async_wait([this](boost::system::error_code ec) {
+    if (ec) {
+      return;
+    }
+    write();
+    arm();
+  });
+}
+
 } // namespace credrotd::wiring

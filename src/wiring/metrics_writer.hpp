@@ -5,6 +5,10 @@
 #include "engine/engine.hpp"
 #include "service/log.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
 #include <string>
 
 namespace credrotd::wiring {
@@ -17,16 +21,25 @@ public:
       : m_path(std::move(path)), m_engine(engine), m_logger(logger)
   {}
 
+  void phase_changed(const core::Rotation& /*rotation*/) override { write(); }
   void rotation_finished(const core::Rotation& /*rotation*/) override { write(); }
   void state_changed() override { write(); }
 
   // Renders the engine's current state and replaces the file.
   void write();
 
+  // Also rewrites the file every `period` (the daemon: key ages stay current, and the file's
+  // mtime tells a reader that the daemon is alive). Runs until the io_context stops.
+  void refresh_every(boost::asio::any_io_executor executor, std::chrono::seconds period);
+
 private:
   std::string m_path;
   const engine::Engine& m_engine;
   const service::Logger& m_logger;
+  std::unique_ptr<boost::asio::steady_timer> m_timer;
+  std::chrono::seconds m_period{0};
+
+  void arm();
 };
 
 } // namespace credrotd::wiring
