@@ -140,7 +140,7 @@ TEST_CASE("units under a root give their environment files, drop-ins and precede
   CHECK(files[0].units == std::vector<std::string>{"backup.service", "sync.service"});
 }
 
-TEST_CASE("passwd lines give names, uids and homes; malformed lines are skipped", "[discover]")
+TEST_CASE("passwd lines give names, uids and homes, and malformed lines are skipped", "[discover]")
 {
   const auto users = parse_passwd("root:x:0:0:root:/root:/bin/bash\n"
                                   "broken line\n"
@@ -223,7 +223,8 @@ TEST_CASE("a host tree with several users' files gives every key and where it is
   CHECK(found->skipped[0].why.find("secret_key") != std::string::npos);
 }
 
-TEST_CASE("the identity's keys become profiles; others and stale keys are reported", "[discover]")
+TEST_CASE("the identity's keys become profiles while others and stale keys are reported",
+          "[discover]")
 {
   Scan scan;
   scan.files_read = 5;
