@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
 from testlib import (BINARY_DIR, OUTPUTS, SOURCE_DIR, TestUser, Workdir, check,  # noqa: E402
-                     clean_env, run, s3_accepts, scan_for_secrets, stack, SECRETS)
+                     clean_env, file_digests, run, s3_accepts, scan_for_secrets, stack, SECRETS)
 
 CREDROTCTL = BINARY_DIR / "daemon" / "credrotctl"
 TOOLS = SOURCE_DIR / "tests" / "integration" / "consumers"
@@ -185,14 +185,23 @@ def main():
     common = ["discover", "--clouds-file", user.clouds_file, "--cloud", user.cloud,
               "--root", root, "--python", p["python"], "--output", dropin]
 
+    # Read-only: discovery changes no file it reads.
+    digests = file_digests(p.values())
     # Printed, then written: the same text; --write never replaces the file.
     printed = credrotctl(common).stdout
+    check(file_digests(p.values()) == digests, "discover changed no file")
     report = json.loads(credrotctl(["--json"] + common + ["--write"]).stdout)
     text = dropin.read_text()
     check(printed == text, "the printed drop-in is the written one")
     check(report["dropin"]["text"] == text and report["written"], "the JSON holds the drop-in")
-    credrotctl(common + ["--write"], expect=1)
+    second = credrotctl(common + ["--write"], expect=1)
     check(dropin.read_text() == text, "a second --write left the drop-in alone")
+    check("File exists" in second.stderr, f"the refusal says why: {second.stderr}")
+    unknown_cloud = credrotctl([a if a != user.cloud else "nope" for a in common], expect=1)
+    check("nope" in unknown_cloud.stderr, f"an unknown cloud is named: {unknown_cloud.stderr}")
+    endpoint = credrotctl(common + ["--s3-endpoint", "http://s3.example.org:8080"]).stdout
+    check(endpoint.count('s3_endpoint = "http://s3.example.org:8080"') == 3,
+          "--s3-endpoint sets every profile's endpoint")
     print(text)
 
     # The report: three keys of the identity, one of another user, one stale.
