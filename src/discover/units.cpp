@@ -125,9 +125,14 @@ std::vector<std::string> environment_files(std::string_view text,
 std::vector<UnitEnvironmentFile> unit_environment_files(const std::string& root,
                                                         std::vector<std::string>& problems)
 {
-  static const char* const k_dirs[] = {"/etc/systemd/system", "/run/systemd/system",
-                                       "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
-                                       "/lib/systemd/system"};
+  // systemd 252's unit search path for the system manager, in its order (lookup_paths_init):
+  // runtime control and transient units and generator output included, so that units made
+  // with systemd-run or changed with systemctl set-property are seen too.
+  static const char* const k_dirs[] = {
+      "/etc/systemd/system.control",  "/run/systemd/system.control",   "/run/systemd/transient",
+      "/run/systemd/generator.early", "/etc/systemd/system",           "/run/systemd/system",
+      "/run/systemd/generator",       "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
+      "/lib/systemd/system",          "/run/systemd/generator.late"};
   // Unit name → its file, the first directory in precedence order wins; drop-in file name →
   // its file, likewise per unit.
   std::map<std::string, std::optional<fs::path>> units;

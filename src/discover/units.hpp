@@ -25,10 +25,12 @@ struct UnitEnvironmentFile {
 };
 
 // Every EnvironmentFile= of the *.service units under `root` (a directory; "/" for this host):
-// the unit directories /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
-// /usr/lib/systemd/system and /lib/systemd/system in systemd's order of precedence (a unit
-// file in an earlier one hides the same name in a later one; a unit linked to /dev/null is
-// masked), then its NAME.service.d/*.conf drop-ins in name order. Template units (NAME@.service)
+// the unit directories of systemd's search path in its order of precedence (/etc/systemd/
+// system.control, /run/systemd/system.control, /run/systemd/transient, the generator
+// directories, /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
+// /usr/lib/systemd/system, /lib/systemd/system; a unit file in an earlier one hides the same
+// name in a later one; a unit linked to /dev/null is masked), then its NAME.service.d/*.conf
+// drop-ins from every directory in name order (an earlier directory's file wins per name). Template units (NAME@.service)
 // and paths with specifiers ('%') are left out: their file names depend on the instance.
 // Sorted by path. Missing directories are fine; `problems` receives one line per unit file
 // that cannot be read.

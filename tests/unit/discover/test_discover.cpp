@@ -128,6 +128,7 @@ TEST_CASE("units under a root give their environment files, drop-ins and precede
   t.write("/etc/systemd/system/sync.service.d/10-s3.conf",
           "[Service]\nEnvironmentFile=-/etc/backup.env\n");
   t.write("/lib/systemd/system/sync.service", "[Service]\nExecStart=/bin/true\n");
+  t.write("/run/systemd/transient/run-u7.service", "[Service]\nEnvironmentFile=/etc/backup.env\n");
   t.write("/lib/systemd/system/inst@.service", "[Service]\nEnvironmentFile=/etc/%i.env\n");
   fs::create_directories(t.path() + "/etc/systemd/system");
   fs::create_symlink("/dev/null", t.path() + "/etc/systemd/system/masked.service");
@@ -137,7 +138,8 @@ TEST_CASE("units under a root give their environment files, drop-ins and precede
   CHECK(problems.empty());
   REQUIRE(files.size() == 1);
   CHECK(files[0].path == "/etc/backup.env");
-  CHECK(files[0].units == std::vector<std::string>{"backup.service", "sync.service"});
+  CHECK(files[0].units ==
+        std::vector<std::string>{"backup.service", "run-u7.service", "sync.service"});
 }
 
 TEST_CASE("passwd lines give names, uids and homes, and malformed lines are skipped", "[discover]")
