@@ -3,13 +3,15 @@
 every second by the real Prometheus, which also evaluates the shipped alert rules: a rotation
 rolled back and one that succeeds (watched in its grace phase) against the local cloud, every
 series queried back through Prometheus's HTTP API, the rolled back rotation's alert firing,
-and every query of the shipped Grafana dashboard accepted by Prometheus.
+every query of the shipped Grafana dashboard accepted by Prometheus; then the daemon, idle,
+rewriting the file within a minute (what the stale-file alert relies on).
 
 Run with Debian's /usr/bin/python3 through ctest (it starts the local cloud)."""
 
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
@@ -19,9 +21,9 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
-from testlib import (CREDROTD, OUTPUTS, SECRETS, SOURCE_DIR, FaultProxy, TestUser,  # noqa: E402
-                     Workdir, backend, check, clean_env, fail, run, scan_for_secrets, stack,
-                     wait_for)
+from testlib import (CREDROTD, OUTPUTS, SECRETS, SOURCE_DIR, Daemon,  # noqa: E402
+                     FaultProxy, PrivateBus, TestUser, Workdir, backend, check, clean_env, fail,
+                     run, scan_for_secrets, stack, wait_for)
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -175,6 +177,7 @@ def main():
     prom = Prometheus(work.path, textfile_dir)
     try:
         watch(prom, conf, metrics, started)
+        idle_daemon(prom, conf, metrics, work.path)
     finally:
         prom.stop()
         proxy.stop()
@@ -288,6 +291,36 @@ def watch(prom, conf, metrics, started):
                 check({m["profile"] for m, _ in result} == {"ok", "bad"},
                       f"Key age panel: {result}")
     print(f"Prometheus answered {queries} dashboard queries")
+
+
+def idle_daemon(prom, conf, metrics, work):
+    """The daemon with nothing due rewrites the file every minute: its mtime, as node_exporter
+    reports it, moves on, and the key age with it."""
+    before = metrics.stat().st_mtime
+    age_before = prom.value('credrotd_key_age_seconds{profile="ok"}')
+    bus = PrivateBus(work)
+    daemon = Daemon(conf, work, clean_env(**bus.env()))
+    try:
+        first = wait_for(lambda: metrics.stat().st_mtime > before and metrics.stat().st_mtime,
+                         15, "the daemon's first write of the metrics file")
+        # Nothing is due (ok in 30 days, bad after its failure backoff): only the refresh
+        # writes the file again.
+        second = wait_for(lambda: metrics.stat().st_mtime >= first + 50 and metrics.stat().st_mtime,
+                          80, "the daemon's rewrite a minute later", every=0.5)
+        check(second - first < 70, f"rewritten {second - first:.1f} s after the first write")
+        prom.wait_value(f'node_textfile_mtime_seconds{{file="{metrics}"}}',
+                        lambda v: v >= second - 1, "node_exporter's mtime of the rewrite")
+        age = prom.wait_value('credrotd_key_age_seconds{profile="ok"}',
+                              lambda v: v >= age_before + 50, "ok's key age moving on")
+        check(prom.value('credrotd_rotation_running{profile="ok"}') == 0, "nothing ran")
+        check(prom.value('ALERTS{alertname="CredrotdMetricsStale"}') is None, "not stale")
+        print(f"idle daemon: rewritten {second - first:.1f} s after its first write; "
+              f"ok's key age {age_before:.0f} s -> {age:.0f} s")
+        daemon.signal(signal.SIGTERM)
+        check(daemon.wait(15) == 0, f"the daemon stops on SIGTERM:\n{daemon.text()}")
+    finally:
+        daemon.stop()
+        bus.stop()
 
 
 if __name__ == "__main__":
