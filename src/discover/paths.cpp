@@ -27,6 +27,16 @@ std::string under_root(std::string_view root, std::string_view path)
   return std::string(root) + std::string(path);
 }
 
+std::string_view trim(std::string_view s)
+{
+  constexpr std::string_view k_blank = " \t\r";
+  const auto first = s.find_first_not_of(k_blank);
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return s.substr(first, s.find_last_not_of(k_blank) - first + 1);
+}
+
 core::Result<std::string> read_small_file(const std::string& path)
 {
   constexpr std::streamsize k_limit = 1024 * 1024;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Paths under the root directory discovery looks at, the users of its passwd database, and
-// reading the small files that hold no secret (unit files, /etc/passwd).
+// Paths under the root directory discovery looks at, the users of its passwd database, reading
+// the small files that hold no secret (unit files, /etc/passwd), and trimming their lines.
 #pragma once
 
 #include "core/error.hpp"
@@ -15,6 +15,9 @@ namespace credrotd::discover {
 // `path` (absolute) as seen from this host when the host being looked at is mounted at `root`:
 // `path` itself for root "/", else root + path.
 std::string under_root(std::string_view root, std::string_view path);
+
+// `s` without leading and trailing spaces, tabs and carriage returns.
+std::string_view trim(std::string_view s);
 
 // A file's whole text, at most 1 MiB. Errc::io (naming the file) when it cannot be read,
 // Errc::unsafe when it is larger.

@@ -23,17 +23,6 @@ namespace fs = std::filesystem;
 using consumers::ConsumerSpec;
 using consumers::ConsumerType;
 
-constexpr std::string_view k_blank = " \t\r";
-
-std::string_view trim(std::string_view s)
-{
-  const auto first = s.find_first_not_of(k_blank);
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return s.substr(first, s.find_last_not_of(k_blank) - first + 1);
-}
-
 template <class F> void for_each_line(std::string_view text, F&& f)
 {
   std::size_t pos = 0;

@@ -17,17 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view k_blank = " \t\r";
-
-std::string_view trim(std::string_view s)
-{
-  const auto first = s.find_first_not_of(k_blank);
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return s.substr(first, s.find_last_not_of(k_blank) - first + 1);
-}
-
 // Logical lines: a line ending in a backslash continues on the next one (systemd joins them
 // with a space); comment lines inside a continuation are skipped, as systemd does.
 std::vector<std::string> logical_lines(std::string_view text)

@@ -30,10 +30,10 @@ struct UnitEnvironmentFile {
 // directories, /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
 // /usr/lib/systemd/system, /lib/systemd/system; a unit file in an earlier one hides the same
 // name in a later one; a unit linked to /dev/null is masked), then its NAME.service.d/*.conf
-// drop-ins from every directory in name order (an earlier directory's file wins per name). Template units (NAME@.service)
-// and paths with specifiers ('%') are left out: their file names depend on the instance.
-// Sorted by path. Missing directories are fine; `problems` receives one line per unit file
-// that cannot be read.
+// drop-ins from every directory in name order (an earlier directory's file wins per name). Template
+// units (NAME@.service) and paths with specifiers ('%') are left out: their file names depend on
+// the instance. Sorted by path. Missing directories are fine; `problems` receives one line per unit
+// file that cannot be read.
 std::vector<UnitEnvironmentFile> unit_environment_files(const std::string& root,
                                                         std::vector<std::string>& problems);
 

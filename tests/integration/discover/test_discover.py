@@ -24,8 +24,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "engine"))
-from testlib import (BINARY_DIR, OUTPUTS, SOURCE_DIR, TestUser, Workdir, check,  # noqa: E402
-                     clean_env, file_digests, run, s3_accepts, scan_for_secrets, stack, SECRETS)
+from testlib import (BINARY_DIR, OUTPUTS, SECRETS, SOURCE_DIR, TestUser, Workdir,  # noqa: E402
+                     check, clean_env, file_digests, ini_section, run, s3_accepts,
+                     scan_for_secrets, stack)
 
 CREDROTCTL = BINARY_DIR / "daemon" / "credrotctl"
 TOOLS = SOURCE_DIR / "tests" / "integration" / "consumers"
@@ -65,15 +66,7 @@ def give(directory, uid):
 
 
 def ini(path, section):
-    current, values = None, {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            current = line.strip("[]")
-        elif "=" in line and current == section:
-            k, v = line.split("=", 1)
-            values[k.strip()] = v.strip()
-    return values
+    return ini_section(path.read_text(), section)
 
 
 def build_host(root, st, keys, other_key):
