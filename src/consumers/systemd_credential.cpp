@@ -148,14 +148,19 @@ bool is_encrypted(std::string_view path)
 core::Result<std::string> name_of(std::string_view path)
 {
   const std::string_view name = path.substr(path.rfind('/') + 1);
+  // systemd's credential_name_valid(): a file name of printable ASCII without ':' (the separator
+  // of LoadCredential=NAME:PATH), at most 255 bytes. A space, which systemd allows, is refused
+  // too: a unit file would need it quoted.
   const bool valid = !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
                      std::all_of(name.begin(), name.end(), [](char c) {
-                       return static_cast<unsigned char>(c) > 0x20 && c != 0x7F;
+                       const auto byte = static_cast<unsigned char>(c);
+                       return byte > 0x20 && byte < 0x7F && c != ':';
                      });
   if (!valid) {
     return core::make_error(core::Errc::config,
                             "the file name " + std::string(name) +
-                                " cannot be a credential name (LoadCredential=NAME)");
+                                " cannot be a credential name (LoadCredential=NAME): systemd "
+                                "takes printable ASCII without ':' (and credrotd no space)");
   }
   return std::string(name);
 }

@@ -69,3 +69,19 @@ TEST_CASE("systemd-credential: encrypted with the host key in credstore.encrypte
   REQUIRE_FALSE(renamed);
   CHECK(renamed.error().message.find("systemd-creds decrypt failed") == 0);
 }
+
+TEST_CASE("systemd-credential: a name systemd refuses is a config error",
+          "[consumers][systemd-credential]")
+{
+  // Found by fuzz/systemd_credential.cpp: these went to systemd-creds, which refused them
+  // ("Invalid credential name") at the first rotation instead of at --check-config.
+  for (const std::string name : {"a:b", "caf\xC3\xA9", "tab\there", "a b", ".", ".."}) {
+    INFO(name);
+    const auto refused = systemd_credential::name_of("/etc/credstore/" + name);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == credrotd::core::Errc::config);
+    CHECK_FALSE(check_spec(credential("/etc/credstore.encrypted/" + name)));
+  }
+  CHECK(*systemd_credential::name_of("/etc/credstore/s3-backup.env_1~") == "s3-backup.env_1~");
+  CHECK_FALSE(systemd_credential::name_of("/etc/credstore/" + std::string(256, 'a')));
+}
