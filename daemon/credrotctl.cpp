@@ -733,7 +733,9 @@ int cmd_discover(const Options& options)
   if (!identity) {
     throw Failure{exit_failed, "Keystone, as cloud " + cloud + ": " + identity.error().message};
   }
-  const auto scan = discover::scan(discover::ScanOptions{options.root, options.python_files});
+  // Consumer paths must be absolute: a relative --root is taken from the working directory.
+  const std::string root = std::filesystem::absolute(options.root).lexically_normal().string();
+  const auto scan = discover::scan(discover::ScanOptions{root, options.python_files});
   if (!scan) {
     throw Failure{exit_failed, scan.error().message};
   }
@@ -751,7 +753,7 @@ int cmd_discover(const Options& options)
                                                              : credrotd::config::RunMode::system)
                                                .dropin_dir +
                                            "/discovered.toml";
-  proposal_options.reload_units = discover::under_root(options.root, "/") == "/"
+  proposal_options.reload_units = discover::under_root(root, "/") == "/"
                                       ? discover::ReloadUnits::yes
                                       : discover::ReloadUnits::no;
   const auto proposal = discover::propose(*scan, *identity, proposal_options);

@@ -33,9 +33,10 @@ TOOLS = SOURCE_DIR / "tests" / "integration" / "consumers"
 ALICE, BOB = 20001, 20002
 
 
-def credrotctl(args, expect=0):
+def credrotctl(args, expect=0, cwd=None):
     cmd = [str(CREDROTCTL)] + [str(a) for a in args]
-    proc = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True, timeout=120,
+                          cwd=cwd)
     OUTPUTS.append(("$ " + " ".join(cmd), proc.stdout + proc.stderr))
     check(proc.returncode == expect, f"{' '.join(cmd)} exited {proc.returncode}, expected "
                                      f"{expect}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
@@ -192,6 +193,9 @@ def main():
     check("File exists" in second.stderr, f"the refusal says why: {second.stderr}")
     unknown_cloud = credrotctl([a if a != user.cloud else "nope" for a in common], expect=1)
     check("nope" in unknown_cloud.stderr, f"an unknown cloud is named: {unknown_cloud.stderr}")
+    relative = [a if a != root else "host" for a in common]
+    check(credrotctl(relative, cwd=work.path).stdout == printed,
+          "a relative --root is taken from the working directory")
     endpoint = credrotctl(common + ["--s3-endpoint", "http://s3.example.org:8080"]).stdout
     check(endpoint.count('s3_endpoint = "http://s3.example.org:8080"') == 3,
           "--s3-endpoint sets every profile's endpoint")
