@@ -274,6 +274,15 @@ core::Result<Content> render(const Source& credentials, const Login& login,
       text::remove_lines(parsed.lines, entry.first_line, entry.last_line, edits);
     }
   }
+  const bool insert_at_end =
+      anchor == nullptr && (entries.empty() || parsed.entries[entries.back().index].last_line + 1 ==
+                                                   parsed.lines.size());
+  if (insert_at_end && parsed.continued_at_end) {
+    return text::parse_error(credentials, parsed.lines.back().end - 1,
+                             "the file ends in a backslash, which continues its last line: Java "
+                             "would read the login credrotd adds after it as part of that line; "
+                             "remove the backslash");
+  }
   if (anchor == nullptr) {
     if (entries.empty()) {
       text::append_lines(t, parsed.lines, {line}, edits);

@@ -134,6 +134,7 @@ core::Result<Parsed> parse(const Source& source)
         t.substr(pieces.back().begin, pieces.back().end - pieces.back().begin))) {
       --pieces.back().end;
       if (i + 1 == lines.size()) {
+        parsed.continued_at_end = true;
         break;
       }
       ++i;

@@ -23,6 +23,9 @@ struct Entry {
 struct Parsed {
   std::vector<text::Line> lines;
   std::vector<Entry> entries; // in file order; a repeated key: the last one is what Java reads
+  // The file ends in a continuation (a backslash ending its last key/value line): Java drops it
+  // there, but would join a line added after it to that entry.
+  bool continued_at_end = false;
 };
 
 // Parses `source` as Properties.load(InputStream) does. Errc::parse (file:line:column) for a

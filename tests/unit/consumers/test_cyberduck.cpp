@@ -227,3 +227,27 @@ TEST_CASE("cyberduck: without bookmarks, the only login is replaced and a new fi
   CHECK(read_file(dir / "credentials") == k_new_line);
   CHECK((lstat_path(dir / "credentials").st_mode & 07777) == 0600);
 }
+
+TEST_CASE("cyberduck: a file ending in a continuation is refused where the login would be added",
+          "[consumers][cyberduck]")
+{
+  // Found by fuzz/cyberduck_credentials.cpp: Java joins a line added after a final backslash to
+  // the entry it ends (java.util.Properties reads "x=va\\\nhttps\\://A@..." as x =
+  // "vahttps://A@..."), so duck would find no login; credrotd's read-back check refused it as an
+  // internal error.
+  // The file ends in another entry, or in the login (kept beside the new one).
+  const std::string old_continued = k_old_line.substr(0, k_old_line.size() - 1) + "\\";
+  for (const std::string& end : {std::string("x=va\\"), std::string("x=va\\\n"), old_continued}) {
+    INFO(end);
+    const auto out = cyberduck::render({"/c", k_header + end}, login(), k_a, Secret(k_s),
+                                       cyberduck::OtherLogins::keep);
+    REQUIRE_FALSE(out);
+    CHECK(out.error().code == Errc::parse);
+    CHECK_THAT(out.error().message, Catch::Contains("ends in a backslash"));
+  }
+  // An even number of backslashes is an escaped one; a replaced login is not an added one.
+  CHECK(render(k_header + "x=va\\\\", cyberduck::OtherLogins::keep) ==
+        k_header + "x=va\\\\\n" + k_new_line.substr(0, k_new_line.size() - 1));
+  CHECK(render(k_header + k_old_line + "x=va\\", cyberduck::OtherLogins::remove) ==
+        k_header + k_new_line + "x=va\\");
+}
