@@ -479,7 +479,7 @@ struct SettingKey {
 };
 
 // Keys of [profile.NAME] that [defaults] may also set.
-const std::array<SettingKey, 20> k_setting_keys{{
+const std::array<SettingKey, 21> k_setting_keys{{
     {"cloud",
      [](Reader& r, const toml::node& n, core::ProfileSettings& s) {
        if (auto v = r.string(n)) {
@@ -617,6 +617,12 @@ const std::array<SettingKey, 20> k_setting_keys{{
      [](Reader& r, const toml::node& n, core::ProfileSettings& s) {
        if (auto v = r.boolean(n)) {
          s.confirm_retire = *v;
+       }
+     }},
+    {"confirm_retire_recheck",
+     [](Reader& r, const toml::node& n, core::ProfileSettings& s) {
+       if (auto v = r.duration(n, false)) {
+         s.confirm_retire_recheck = *v;
        }
      }},
     {"enabled",

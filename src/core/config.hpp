@@ -141,6 +141,9 @@ struct ProfileSettings {
   std::chrono::seconds keystone_timeout{std::chrono::seconds(60)};
   CreateMethodChoice create_method = CreateMethodChoice::auto_;
   bool confirm_retire = true;
+  // A deleted key S3 still accepts (Ceph RGW's 300 s secret cache) is checked again this long
+  // after its deletion; 0 = not re-checked.
+  std::chrono::seconds confirm_retire_recheck{310};
   bool enabled = true;
 };
 

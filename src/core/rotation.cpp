@@ -115,10 +115,17 @@ struct Machine {
   }
 
   // Keys the engine reports deleted are recorded retired with this transition.
-  void retire_keys(const std::vector<std::string>& deleted)
+  void retire_keys(const std::vector<std::string>& deleted,
+                   const std::vector<RevocationCheck>& revocations)
   {
     for (const auto& access : deleted) {
-      changes.push_back({access, KeyState::retired});
+      KeyChange change{access, KeyState::retired};
+      for (const auto& check : revocations) {
+        if (check.access == access) {
+          change.revocation = check;
+        }
+      }
+      changes.push_back(std::move(change));
     }
   }
 
@@ -349,10 +356,10 @@ void on_retire(Machine& m, const Event& event)
   } else if (const auto* retired = std::get_if<Retired>(&event)) {
     m.s.note = retired->note;
     m.finish(Phase::done, Outcome::succeeded);
-    m.retire_keys(retired->deleted);
+    m.retire_keys(retired->deleted, retired->revocations);
   } else if (const auto* failed = std::get_if<RetireFailed>(&event)) {
     m.fail_with(failed->error);
-    m.retire_keys(failed->deleted);
+    m.retire_keys(failed->deleted, failed->revocations);
     if (m.now < m.s.phase_since + m.policy.retire_budget && failed->error.code != Errc::unsafe) {
       m.retry_after(m.policy.step_retry);
       return;

@@ -150,13 +150,45 @@ struct ReloadFailed {
   Error error;
 };
 struct TimerFired {}; // retry_at or grace_until has passed
+
+// Whether S3 refuses a key deleted from Keystone (confirm_retire). Ceph RGW checks a key it
+// has seen in the last 300 s against its own cache of the secret, so a deleted key can stay
+// accepted for up to 5 minutes; a daemon holding the secret in memory checks it again once
+// that window has passed.
+enum class Revocation {
+  refused,   // S3 refused the deleted key: confirmed
+  pending,   // S3 still accepted it at deletion; re-checked at recheck_at
+  accepted,  // S3 still accepted it when re-checked (or at deletion, with no re-check): a finding
+  unchecked, // S3 could not say (unreachable), or the re-check could not run (the daemon
+             // restarted and no longer holds the secret)
+};
+std::string_view to_string(Revocation revocation) noexcept;
+std::optional<Revocation> revocation_from_string(std::string_view name) noexcept;
+// Whether the operator still has to look at it (pending, accepted, unchecked).
+bool unconfirmed(Revocation revocation) noexcept;
+
+struct RevocationCheck {
+  std::string access;
+  Revocation state = Revocation::unchecked;
+  std::optional<TimePoint> recheck_at; // pending only
+};
+
+// What the check right after the deletion shows. A key still accepted is re-checked
+// `recheck_after` later when that is positive, otherwise it is a finding at once.
+RevocationCheck revocation_at_delete(std::string access, VerifyResult result, TimePoint deleted_at,
+                                     Duration recheck_after);
+// What the re-check of a pending revocation shows.
+Revocation revocation_at_recheck(VerifyResult result) noexcept;
+
 struct Retired {
   std::string note;                   // e.g. "old key still accepted 0.2 s after delete"
   std::vector<std::string> deleted{}; // the managed keys deleted (or found gone) by this attempt
+  std::vector<RevocationCheck> revocations{}; // confirm_retire's checks of the deleted keys
 };
 struct RetireFailed {
   Error error;
   std::vector<std::string> deleted{}; // deleted before the failure
+  std::vector<RevocationCheck> revocations{};
 };
 struct Restored {}; // every consumer holds the old key again
 struct RestoreFailed {
@@ -215,6 +247,8 @@ std::optional<KeyOrigin> key_origin_from_string(std::string_view name) noexcept;
 struct KeyChange {
   std::string access;
   KeyState state;
+  // For a key retired by a retire with confirm_retire: what S3 said of it.
+  std::optional<RevocationCheck> revocation{};
 };
 
 struct Step {

@@ -20,6 +20,9 @@ struct ManagedKey {
   std::optional<std::int64_t> rotation_id; // the rotation that created it
   TimePoint created_at{};
   std::optional<TimePoint> retired_at;
+  std::optional<std::int64_t> retired_by{}; // the rotation that deleted it
+  std::optional<Revocation> revocation{};   // confirm_retire's finding, when it ran
+  std::optional<TimePoint> recheck_at{};    // pending revocations only
 };
 
 // What the scheduler remembers about a profile between rotations.

@@ -28,6 +28,9 @@ struct Engine::Run {
   std::optional<core::Secret> old_secret; // read back for a restore (or for redaction)
   asio::system_timer timer;               // WaitUntil
   bool resumed = false;                   // started from the state after a restart
+  // Deleted keys S3 still accepted, with their secrets, for the re-check once the retire
+  // that found them is stored.
+  std::vector<std::pair<core::RevocationCheck, core::Secret>> rechecks;
 };
 
 namespace {
@@ -48,6 +51,13 @@ std::string action_name(const core::Action& action)
                                           "wait",   "retire",       "restore", "delete_new",
                                           "finish", "find_new_keys"};
   return names[action.index()];
+}
+
+// "310 s", or "200 ms" below a second.
+std::string seconds_text(core::Duration d)
+{
+  return d < std::chrono::seconds(1) ? std::to_string(d.count()) + " ms"
+                                     : std::to_string(d.count() / 1000) + " s";
 }
 
 std::string list(const std::vector<std::string>& items)
@@ -423,6 +433,8 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
   const auto plan = core::keys_to_retire(*managed, *holders, r.new_access);
   std::vector<std::string> notes;
   std::vector<std::string> deleted_keys;
+  std::vector<core::RevocationCheck> revocations;
+  run->rechecks.clear();
   for (const auto& access : plan.remove) {
     std::optional<core::Secret> secret;
     if (run->profile->confirm_retire) {
@@ -430,7 +442,7 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
       if (fetched) {
         secret = std::move(*fetched);
       } else if (fetched.error().code != Errc::not_found) {
-        co_return core::RetireFailed{fetched.error(), deleted_keys};
+        co_return core::RetireFailed{fetched.error(), deleted_keys, revocations};
       }
     }
     crash_point("retire:before_delete");
@@ -444,7 +456,7 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
       deleted = co_await ks.delete_key(access);
     }
     if (!deleted && deleted.error().code != Errc::not_found) {
-      co_return core::RetireFailed{deleted.error(), deleted_keys};
+      co_return core::RetireFailed{deleted.error(), deleted_keys, revocations};
     }
     crash_point("retire:deleted");
     // Recorded retired by the transition this attempt ends with; a crash before that deletes
@@ -453,19 +465,28 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
     observer.key_deleted(r, access);
     if (secret) {
       const auto report =
-          co_await run->profile->s3->verify(access, std::move(*secret), Expect::rejected);
+          co_await run->profile->s3->verify(access, secret->clone(), Expect::rejected);
+      auto check = core::revocation_at_delete(access, report.result, now(),
+                                              run->profile->recheck_after);
       if (report.result == core::VerifyResult::accepted) {
         // Ceph RGW checks a key it saw in the last 300 s against its own cache of the secret
         // (s3_token_expiry_length, fixed), not Keystone; Swift's s3token caches nothing by
-        // default. The key is gone from Keystone: the cache only delays its refusal.
-        notes.push_back("old key " + access +
-                        " deleted but still accepted (RGW caches keys up to 5 minutes)");
+        // default. The key is gone from Keystone: the cache only delays its refusal, which
+        // the re-check confirms once the window has passed.
+        std::string note = "old key " + access +
+                           " deleted but still accepted (RGW caches keys up to 5 minutes)";
+        if (check.recheck_at) {
+          note += "; re-checked in " + seconds_text(run->profile->recheck_after);
+          run->rechecks.emplace_back(check, std::move(*secret));
+        }
+        notes.push_back(std::move(note));
       } else if (report.result == core::VerifyResult::rejected) {
         notes.push_back("old key " + access + " deleted and refused by S3");
       } else {
         notes.push_back("old key " + access + " deleted; S3 could not confirm (" + report.detail +
                         ")");
       }
+      revocations.push_back(std::move(check));
     } else {
       notes.push_back("old key " + access + " deleted");
     }
@@ -478,10 +499,10 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
     }
     co_return core::RetireFailed{
         core::Error{Errc::unsafe, "kept " + list(kept) + ": a consumer still names it"},
-        deleted_keys};
+        deleted_keys, revocations};
   }
   co_return core::Retired{notes.empty() ? std::string("no old key to delete") : list(notes),
-                          deleted_keys};
+                          deleted_keys, revocations};
 }
 
 Task<core::Event> do_delete_new(std::shared_ptr<Engine::Run> run,
@@ -660,6 +681,12 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
     if (!persist(engine, *run, s)) {
       break;
     }
+    // Stored as pending: only now may a re-check record its result.
+    for (auto& [check, secret] : run->rechecks) {
+      engine->m_rechecker.schedule(run->profile->name, check.access, std::move(secret),
+                                   *check.recheck_at, run->profile->s3);
+    }
+    run->rechecks.clear();
     actions = s.actions;
   }
   run->new_secret.reset();
@@ -679,7 +706,8 @@ Task<void> run_rotation(Engine* engine, std::shared_ptr<Engine::Run> run, bool f
 Engine::Engine(asio::any_io_executor executor, StatePort& state, Observer& observer,
                EngineOptions options)
     : m_executor(std::move(executor)), m_state(state), m_observer(observer), m_options(options),
-      m_scheduler_timer(m_executor), m_rng(std::random_device{}())
+      m_scheduler_timer(m_executor), m_rng(std::random_device{}()),
+      m_rechecker(m_executor, state, observer)
 {
   m_options.max_concurrent = std::max(1, m_options.max_concurrent);
 }
@@ -697,6 +725,10 @@ void Engine::set_profiles(std::vector<std::shared_ptr<const ProfileRuntime>> pro
   // after an internal error) resumes now that its profile is configured.
   m_paused.clear();
   m_unschedulable.clear();
+  if (!m_orphans_abandoned) {
+    m_orphans_abandoned = true;
+    m_rechecker.abandon_orphans();
+  }
   resume();
   poke_scheduler();
   m_observer.state_changed();
@@ -1074,6 +1106,7 @@ void Engine::poke_scheduler()
 void Engine::stop()
 {
   m_stopping = true;
+  m_rechecker.stop();
   m_scheduler_timer.cancel();
   for (auto& [_, run] : m_running) {
     run->timer.cancel();
@@ -1138,6 +1171,7 @@ Result<ProfileStatus> Engine::status(const std::string& name) const
   CREDROTD_TRY_ASSIGN(s.counts, m_state.outcome_counts(name));
   CREDROTD_TRY_ASSIGN(const auto candidates, m_state.candidates(name));
   s.candidate_keys = candidates.size();
+  CREDROTD_TRY_ASSIGN(s.unconfirmed_revocations, m_state.unconfirmed_revocations(name));
   return s;
 }
 

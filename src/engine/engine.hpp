@@ -6,6 +6,7 @@
 #include "core/rotation.hpp"
 #include "core/schedule.hpp"
 #include "engine/ports.hpp"
+#include "engine/recheck.hpp"
 #include "engine/state_port.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -34,6 +35,9 @@ struct ProfileRuntime {
   core::SchedulePolicy schedule;
   core::CreateMethodChoice create_method = core::CreateMethodChoice::auto_;
   bool confirm_retire = true;
+  // How long after deleting a key S3 still accepts (Ceph RGW's 300 s secret cache) to check
+  // it again; zero: never, it is reported accepted at once.
+  core::Duration recheck_after = std::chrono::seconds(310);
   bool enabled = true;
   std::shared_ptr<KeystonePort> keystone;
   std::shared_ptr<S3Port> s3;
@@ -197,6 +201,8 @@ private:
   std::mt19937_64 m_rng;
   bool m_stopping = false;
   std::function<void(const core::Error&)> m_on_fatal;
+  RevocationRechecker m_rechecker;
+  bool m_orphans_abandoned = false; // abandon_orphans() ran (once, at the first set_profiles)
 };
 
 // The access ids the consumers of a profile hold now (nullopt entries for files without a

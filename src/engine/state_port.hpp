@@ -47,6 +47,14 @@ public:
   virtual Status set_key(const core::ManagedKey& key) = 0;
   virtual Status set_key_state(const std::string& profile, const std::string& access,
                                core::KeyState state, core::TimePoint at) = 0;
+  // Records what the re-check of a deleted key showed (recheck_at is cleared).
+  virtual Status set_revocation(const std::string& profile, const std::string& access,
+                                core::Revocation revocation) = 0;
+  // Every profile's deleted keys whose re-check is pending, soonest first.
+  virtual Result<std::vector<core::ManagedKey>> pending_revocations() const = 0;
+  // The unconfirmed revocations (pending, accepted, unchecked) of the profile's latest retire
+  // that checked any: what the operator should look at now. A later retire supersedes them.
+  virtual Result<std::size_t> unconfirmed_revocations(const std::string& profile) const = 0;
   virtual Result<std::optional<core::ProfileState>> profile(const std::string& name) const = 0;
   virtual Result<std::vector<core::ProfileState>> profiles() const = 0;
   virtual Status save_profile(const core::ProfileState& state) = 0;

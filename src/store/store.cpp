@@ -124,6 +124,16 @@ ALTER TABLE rotations ADD COLUMN candidates TEXT NOT NULL DEFAULT '';
 ALTER TABLE rotations ADD COLUMN create_uncertain INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX rotations_with_candidates ON rotations(profile, id) WHERE candidates <> '';
 )sql",
+    // 4: confirm_retire's findings, per deleted key: whether S3 refused it, and when a key
+    // still accepted (Ceph RGW's secret cache) is checked again. retired_by finds the keys of
+    // a profile's latest retire.
+    R"sql(
+ALTER TABLE keys ADD COLUMN retired_by INTEGER; -- rotations.id
+ALTER TABLE keys ADD COLUMN revocation TEXT
+  CHECK (revocation IN ('refused', 'pending', 'accepted', 'unchecked'));
+ALTER TABLE keys ADD COLUMN recheck_at INTEGER;
+CREATE INDEX keys_revoked ON keys(profile, retired_by) WHERE revocation IS NOT NULL;
+)sql",
 };
 
 static_assert(std::size(k_migrations) == k_schema_version);
@@ -550,16 +560,23 @@ Status apply_key_changes(sqlite3* db, const std::filesystem::path& path, const c
 {
   for (const auto& change : changes) {
     Statement st(db, "INSERT INTO keys (profile, access, state, origin, rotation_id, created_at, "
-                     "retired_at) VALUES (?1, ?2, ?3, 'created', ?4, ?5, ?6) "
+                     "retired_at, retired_by, revocation, recheck_at) "
+                     "VALUES (?1, ?2, ?3, 'created', ?4, ?5, ?6, ?7, ?8, ?9) "
                      "ON CONFLICT (profile, access) DO UPDATE SET state = excluded.state, "
-                     "retired_at = excluded.retired_at");
+                     "retired_at = excluded.retired_at, retired_by = excluded.retired_by, "
+                     "revocation = excluded.revocation, recheck_at = excluded.recheck_at");
+    const bool retired = change.state == core::KeyState::retired;
+    const auto& revocation = change.revocation;
     st.bind(1, r.profile)
         .bind(2, change.access)
         .bind(3, core::to_string(change.state))
         .bind(4, r.id)
         .bind(5, at)
-        .bind(6, change.state == core::KeyState::retired ? std::optional<TimePoint>(at)
-                                                         : std::nullopt);
+        .bind(6, retired ? std::optional<TimePoint>(at) : std::nullopt)
+        .bind(7, retired ? std::optional<std::int64_t>(r.id) : std::nullopt)
+        .bind(8, revocation ? std::optional<std::string>(std::string(to_string(revocation->state)))
+                            : std::nullopt)
+        .bind(9, revocation ? revocation->recheck_at : std::nullopt);
     CREDROTD_TRY(exec_done(st, db, "cannot store a key change", path));
   }
   return {};
@@ -753,6 +770,11 @@ Result<std::vector<Store::Transition>> Store::transitions(std::int64_t rotation_
 
 namespace {
 
+// The columns read_keys() reads, in its order.
+constexpr std::string_view k_key_columns =
+    "profile, access, state, origin, rotation_id, created_at, retired_at, retired_by, revocation, "
+    "recheck_at";
+
 Result<std::vector<ManagedKey>> read_keys(sqlite3* db, const std::filesystem::path& path,
                                           Statement& st)
 {
@@ -771,6 +793,14 @@ Result<std::vector<ManagedKey>> read_keys(sqlite3* db, const std::filesystem::pa
     k.rotation_id = st.opt_int64(4);
     k.created_at = from_ms(st.int64(5));
     k.retired_at = st.opt_time(6);
+    k.retired_by = st.opt_int64(7);
+    if (!st.is_null(8)) {
+      k.revocation = core::revocation_from_string(st.text(8));
+      if (!k.revocation) {
+        return make_error(Errc::parse, "managed key " + k.access + " has an unknown revocation");
+      }
+    }
+    k.recheck_at = st.opt_time(9);
     out.push_back(std::move(k));
   }
   if (!st.done()) {
@@ -783,8 +813,9 @@ Result<std::vector<ManagedKey>> read_keys(sqlite3* db, const std::filesystem::pa
 
 Result<std::vector<ManagedKey>> Store::keys(const std::string& profile) const
 {
-  Statement st(m_db.get(), "SELECT profile, access, state, origin, rotation_id, created_at, "
-                           "retired_at FROM keys WHERE profile = ?1 ORDER BY created_at, access");
+  static const std::string sql = "SELECT " + std::string(k_key_columns) +
+                                " FROM keys WHERE profile = ?1 ORDER BY created_at, access";
+  Statement st(m_db.get(), sql.c_str());
   st.bind(1, profile);
   return read_keys(m_db.get(), m_path, st);
 }
@@ -792,9 +823,10 @@ Result<std::vector<ManagedKey>> Store::keys(const std::string& profile) const
 Result<std::vector<ManagedKey>> Store::live_keys(const std::string& profile) const
 {
   // The WHERE term is the one of the partial index keys_live: SQLite uses it only then.
-  Statement st(m_db.get(), "SELECT profile, access, state, origin, rotation_id, created_at, "
-                           "retired_at FROM keys WHERE profile = ?1 AND state <> 'retired' "
-                           "ORDER BY created_at, access");
+  static const std::string sql =
+      "SELECT " + std::string(k_key_columns) +
+      " FROM keys WHERE profile = ?1 AND state <> 'retired' ORDER BY created_at, access";
+  Statement st(m_db.get(), sql.c_str());
   st.bind(1, profile);
   return read_keys(m_db.get(), m_path, st);
 }
@@ -858,6 +890,37 @@ Status Store::set_key_state(const std::string& profile, const std::string& acces
       .bind(3, core::to_string(state))
       .bind(4, state == core::KeyState::retired ? std::optional<TimePoint>(at) : std::nullopt);
   return exec_done(st, m_db.get(), "cannot update managed key " + access, m_path);
+}
+
+Status Store::set_revocation(const std::string& profile, const std::string& access,
+                             core::Revocation revocation)
+{
+  Statement st(m_db.get(), "UPDATE keys SET revocation = ?3, recheck_at = NULL WHERE profile = ?1 "
+                           "AND access = ?2");
+  st.bind(1, profile).bind(2, access).bind(3, core::to_string(revocation));
+  return exec_done(st, m_db.get(), "cannot record the revocation of " + access, m_path);
+}
+
+Result<std::vector<ManagedKey>> Store::pending_revocations() const
+{
+  static const std::string sql =
+      "SELECT " + std::string(k_key_columns) +
+      " FROM keys WHERE revocation = 'pending' ORDER BY recheck_at, profile, access";
+  Statement st(m_db.get(), sql.c_str());
+  return read_keys(m_db.get(), m_path, st);
+}
+
+Result<std::size_t> Store::unconfirmed_revocations(const std::string& profile) const
+{
+  Statement st(m_db.get(),
+               "SELECT count(*) FROM keys WHERE profile = ?1 AND revocation IS NOT NULL AND "
+               "revocation <> 'refused' AND retired_by = (SELECT max(retired_by) FROM keys WHERE "
+               "profile = ?1 AND revocation IS NOT NULL)");
+  st.bind(1, profile);
+  if (!st.next()) {
+    return db_error(m_db.get(), "cannot count unconfirmed revocations", m_path);
+  }
+  return static_cast<std::size_t>(st.int64(0));
 }
 
 // --- profiles ---

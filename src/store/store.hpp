@@ -24,7 +24,7 @@ using core::TimePoint;
 
 // The schema version this build writes; older databases are migrated forward on open, newer
 // ones are refused (a downgrade must not silently drop columns it does not know).
-inline constexpr int k_schema_version = 3;
+inline constexpr int k_schema_version = 4;
 
 using core::ConsumerWrite;
 using core::ManagedKey;
@@ -89,6 +89,10 @@ public:
   Status set_key(const ManagedKey& key) override;
   Status set_key_state(const std::string& profile, const std::string& access, core::KeyState state,
                        TimePoint at) override;
+  Status set_revocation(const std::string& profile, const std::string& access,
+                        core::Revocation revocation) override;
+  Result<std::vector<ManagedKey>> pending_revocations() const override;
+  Result<std::size_t> unconfirmed_revocations(const std::string& profile) const override;
 
   // --- profiles ---
 

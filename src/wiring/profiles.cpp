@@ -132,6 +132,7 @@ ProfileFactory::build(const core::Config& config, const config::CloudsConfig& cl
     runtime->schedule = schedule_policy(profile);
     runtime->create_method = profile.create_method;
     runtime->confirm_retire = profile.confirm_retire;
+    runtime->recheck_after = profile.confirm_retire_recheck;
     runtime->enabled = profile.enabled;
     const auto budget = duration_cast<milliseconds>(profile.keystone_timeout);
 

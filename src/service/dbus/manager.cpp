@@ -125,6 +125,7 @@ Dict profile_dict(const engine::ProfileStatus& s)
   d["succeeded"] = s.counts.succeeded;
   d["rolled_back"] = s.counts.rolled_back;
   d["failed"] = s.counts.failed;
+  d["unconfirmed_revocations"] = static_cast<std::int64_t>(s.unconfirmed_revocations);
   return d;
 }
 

@@ -76,7 +76,8 @@ const std::vector<std::string> k_profile_keys{
     "cloud",          "project",          "s3_endpoint",   "region",         "addressing",
     "signature",      "checks",           "bucket",        "probe_prefix",   "ca_file",
     "insecure",       "interval",         "jitter",        "window",         "grace",
-    "verify_timeout", "keystone_timeout", "create_method", "confirm_retire", "enabled"};
+    "verify_timeout", "keystone_timeout", "create_method", "confirm_retire",
+    "confirm_retire_recheck", "enabled"};
 const std::vector<std::string> k_consumer_keys{
     "type",       "path",          "profile",        "create_profile", "session_token",
     "remote",     "bucket",        "access_key_var", "secret_key_var", "template",
@@ -859,7 +860,7 @@ TEST_CASE("unknown keys suggest the right spelling or the right table", "[config
           "c.toml:10:12: unknown key \"x\" in [profile.p] (allowed: cloud, project, "
           "s3_endpoint, region, addressing, signature, checks, bucket, probe_prefix, ca_file, "
           "insecure, interval, jitter, window, grace, verify_timeout, keystone_timeout, "
-          "create_method, confirm_retire, enabled)",
+          "create_method, confirm_retire, confirm_retire_recheck, enabled)",
           "c.toml:12:1: unknown key \"statedir\" in [daemon]; did you mean \"state_dir\"? "
           "(allowed: state_dir, max_concurrent, metrics_file, clouds_file, secure_file)",
           "c.toml:13:1: unknown key \"grace\" in [daemon]; grace is a profile option; put it in "

@@ -780,3 +780,55 @@ TEST_CASE("a retire records the keys it deleted with its transition", "[core][ro
   CHECK(changes == std::vector<std::pair<std::string, KeyState>>{{"OLDKEY", KeyState::retired},
                                                                  {"OLDER", KeyState::retired}});
 }
+
+TEST_CASE("a deleted key S3 refuses is confirmed; one it still accepts is re-checked later",
+          "[core][revocation]")
+{
+  const auto refused = revocation_at_delete("OLD", VerifyResult::rejected, t0, 310s);
+  CHECK(refused.state == Revocation::refused);
+  CHECK_FALSE(refused.recheck_at);
+
+  const auto cached = revocation_at_delete("OLD", VerifyResult::accepted, t0, 310s);
+  CHECK(cached.state == Revocation::pending);
+  CHECK(cached.recheck_at == t0 + 310s);
+
+  // No re-check configured: a key still accepted is a finding at once.
+  const auto finding = revocation_at_delete("OLD", VerifyResult::accepted, t0, 0s);
+  CHECK(finding.state == Revocation::accepted);
+  CHECK_FALSE(finding.recheck_at);
+
+  // S3 could not say: nothing learnt about the key.
+  for (const auto r : {VerifyResult::unavailable, VerifyResult::tls, VerifyResult::clock_skew,
+                       VerifyResult::check_failed}) {
+    CHECK(revocation_at_delete("OLD", r, t0, 310s).state == Revocation::unchecked);
+  }
+
+  CHECK(revocation_at_recheck(VerifyResult::rejected) == Revocation::refused);
+  CHECK(revocation_at_recheck(VerifyResult::accepted) == Revocation::accepted);
+  CHECK(revocation_at_recheck(VerifyResult::unavailable) == Revocation::unchecked);
+  CHECK_FALSE(unconfirmed(Revocation::refused));
+  for (const auto r : {Revocation::pending, Revocation::accepted, Revocation::unchecked}) {
+    CHECK(unconfirmed(r));
+    CHECK(revocation_from_string(to_string(r)) == r);
+  }
+  CHECK_FALSE(revocation_from_string("maybe"));
+}
+
+TEST_CASE("a retire stores what S3 said of each key it deleted with the key's change",
+          "[core][rotation][revocation]")
+{
+  const auto pending = revocation_at_delete("OLDKEY", VerifyResult::accepted, t0, 310s);
+  const Step s = step(in_phase(Phase::retire), Retired{"n", {"OLDKEY", "OLDER"}, {pending}}, t0,
+                      policy());
+  REQUIRE(s.changes.size() == 2);
+  REQUIRE(s.changes[0].revocation);
+  CHECK(s.changes[0].revocation->state == Revocation::pending);
+  CHECK(s.changes[0].revocation->recheck_at == t0 + 310s);
+  CHECK_FALSE(s.changes[1].revocation); // confirm_retire did not check it
+
+  const Step failed = step(in_phase(Phase::retire),
+                           RetireFailed{Error{Errc::transient, "503"}, {"OLDKEY"}, {pending}}, t0,
+                           policy());
+  REQUIRE(failed.changes.size() == 1);
+  CHECK(failed.changes[0].revocation->state == Revocation::pending);
+}

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <climits>
 
 #include <functional>
@@ -135,6 +136,8 @@ struct FakeS3 final : engine::S3Port {
   FakeKeystone& keystone;
   asio::any_io_executor executor;
   std::optional<core::VerifyResult> force; // answer this for new keys
+  // Deleted keys still accepted this many more times, as Ceph RGW's secret cache does.
+  std::map<std::string, int> cached_uses;
   int active = 0;
   int max_active = 0;
   explicit FakeS3(FakeKeystone& k, asio::any_io_executor ex) : keystone(k), executor(ex) {}
@@ -151,7 +154,12 @@ struct FakeS3 final : engine::S3Port {
       co_return engine::VerifyReport{*force, "forced"};
     }
     const auto it = keystone.keys.find(access);
-    const bool ok = it != keystone.keys.end() && it->second.secret == secret.reveal();
+    bool ok = it != keystone.keys.end() && it->second.secret == secret.reveal();
+    if (auto cached = cached_uses.find(access);
+        !ok && cached != cached_uses.end() && cached->second > 0) {
+      --cached->second;
+      ok = !secret.empty();
+    }
     co_return engine::VerifyReport{ok ? core::VerifyResult::accepted : core::VerifyResult::rejected,
                                    ok ? "200" : "403 SignatureDoesNotMatch"};
   }
@@ -788,6 +796,19 @@ struct FailingState final : engine::StatePort {
   {
     return real.set_key_state(p, a, s, t);
   }
+  core::Status set_revocation(const std::string& p, const std::string& a,
+                              core::Revocation r) override
+  {
+    return real.set_revocation(p, a, r);
+  }
+  core::Result<std::vector<core::ManagedKey>> pending_revocations() const override
+  {
+    return real.pending_revocations();
+  }
+  core::Result<std::size_t> unconfirmed_revocations(const std::string& p) const override
+  {
+    return real.unconfirmed_revocations(p);
+  }
   core::Result<std::optional<core::ProfileState>> profile(const std::string& n) const override
   {
     return real.profile(n);
@@ -1218,4 +1239,93 @@ TEST_CASE("a consumer added by a reload during grace keeps the old key alive", "
   CHECK(w.keystone->keys.count("HANDMADE") == 1);
   CHECK(out->note.find("file3") != std::string::npos);
   CHECK(key_states(w).at("HANDMADE") == core::KeyState::previous);
+}
+
+TEST_CASE("a deleted key S3 still accepts is checked again: refused confirms the revocation, "
+          "accepted is a finding",
+          "[engine][revocation]")
+{
+  World w;
+  w.hand_made_key();
+  auto profile = w.profile();
+  profile->recheck_after = 100ms;
+  w.engine.set_profiles({profile});
+  const auto revocation_of = [&](const std::string& access) {
+    for (const auto& k : w.state.keys("backup").value()) {
+      if (k.access == access) {
+        return k.revocation;
+      }
+    }
+    return std::optional<core::Revocation>{};
+  };
+
+  // Accepted once more (the check right after the deletion), then refused: RGW's cache expired.
+  w.s3->cached_uses["HANDMADE"] = 1;
+  const auto first = rotate(w); // returns once the io_context is idle: after the re-check
+  CHECK(first.note.find("old key HANDMADE deleted but still accepted (RGW caches keys up to 5 "
+                        "minutes); re-checked in 100 ms") != std::string::npos);
+  CHECK(revocation_of("HANDMADE") == core::Revocation::refused);
+  CHECK(w.engine.status("backup").value().unconfirmed_revocations == 0);
+  CHECK(std::count(w.observer.lines.begin(), w.observer.lines.end(),
+                   "backup: old key HANDMADE refused by S3 on the re-check: revocation "
+                   "confirmed") == 1);
+
+  // Still accepted on the re-check: a finding, which the status counts and the journal warns of.
+  w.s3->cached_uses[*first.new_access] = 2;
+  const auto second = rotate(w);
+  CHECK(revocation_of(*first.new_access) == core::Revocation::accepted);
+  CHECK(w.engine.status("backup").value().unconfirmed_revocations == 1);
+  CHECK(std::any_of(w.observer.lines.begin(), w.observer.lines.end(), [&](const auto& line) {
+    return line.find("old key " + *first.new_access + " still accepted by S3 on the re-check") !=
+           std::string::npos;
+  }));
+
+  // A later retire that S3 confirms supersedes it.
+  const auto third = rotate(w);
+  CHECK(revocation_of(*second.new_access) == core::Revocation::refused);
+  CHECK(w.engine.status("backup").value().unconfirmed_revocations == 0);
+  CHECK(third.outcome == core::Outcome::succeeded);
+}
+
+TEST_CASE("with no re-check configured a deleted key S3 still accepts is a finding at once",
+          "[engine][revocation]")
+{
+  World w;
+  w.hand_made_key();
+  auto profile = w.profile();
+  profile->recheck_after = 0ms;
+  w.engine.set_profiles({profile});
+  w.s3->cached_uses["HANDMADE"] = 1;
+  const auto r = rotate(w);
+  CHECK(r.note.find("re-checked") == std::string::npos);
+  CHECK(w.state.pending_revocations().value().empty());
+  CHECK(w.engine.status("backup").value().unconfirmed_revocations == 1);
+}
+
+TEST_CASE("a re-check left pending by an earlier process is recorded unchecked at the next start",
+          "[engine][revocation]")
+{
+  World w;
+  // What a daemon stopped (or credrotd --once exiting) before its re-check leaves behind.
+  core::Rotation r;
+  r.profile = "backup";
+  r.old_access = "GONE";
+  r.new_access = "NOW";
+  r.started_at = r.phase_since = core::TimePoint{std::chrono::milliseconds(1'700'000'000'000)};
+  r.id = w.state.insert_rotation(r).value();
+  r.phase = core::Phase::done;
+  r.outcome = core::Outcome::succeeded;
+  core::KeyChange gone{"GONE", core::KeyState::retired};
+  gone.revocation = core::RevocationCheck{"GONE", core::Revocation::pending, r.started_at + 310s};
+  REQUIRE(w.state.save_rotation(r, {gone, {"NOW", core::KeyState::current}}).has_value());
+
+  w.engine.set_profiles({w.profile()});
+  CHECK(w.state.pending_revocations().value().empty());
+  CHECK(w.engine.status("backup").value().unconfirmed_revocations == 1);
+  REQUIRE(w.observer.lines.size() == 1);
+  CHECK(w.observer.lines[0].find("backup: old key GONE was still accepted by S3 when deleted and "
+                                 "cannot be re-checked") == 0);
+  // Only once per process: a reload does not repeat it.
+  w.engine.set_profiles({w.profile()});
+  CHECK(w.observer.lines.size() == 1);
 }

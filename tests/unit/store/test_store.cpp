@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sys/stat.h>
@@ -272,6 +273,9 @@ TEST_CASE("a database of schema 1 is migrated with its outcome counts", "[store]
                        "DROP TRIGGER outcome_counts_insert; DROP TRIGGER outcome_counts_update; "
                        "DROP TRIGGER outcome_counts_delete; DROP TABLE outcome_counts; "
                        "DROP INDEX keys_live; DROP INDEX rotations_with_candidates; "
+                       "DROP INDEX keys_revoked; ALTER TABLE keys DROP COLUMN recheck_at; "
+                       "ALTER TABLE keys DROP COLUMN revocation; "
+                       "ALTER TABLE keys DROP COLUMN retired_by; "
                        "ALTER TABLE rotations DROP COLUMN candidates; "
                        "ALTER TABLE rotations DROP COLUMN create_uncertain; PRAGMA user_version=1",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
@@ -430,4 +434,78 @@ TEST_CASE("a database locked by another process gives a transient error, not a h
   CHECK(r.error().message.find("second credrotd") != std::string::npos);
   CHECK(waited < 5s);
   CHECK(s.insert_rotation(sample("backup")).has_value());
+}
+
+TEST_CASE("a retire's revocation findings are stored per key, re-checked, and counted for the "
+          "latest retire",
+          "[store][revocation]")
+{
+  TempDir dir;
+  auto s = Store::open(dir.path / "state.db").value();
+  const auto retire = [&](const std::string& access, std::optional<core::RevocationCheck> check) {
+    core::Rotation r = sample("backup");
+    r.old_access = access;
+    r.new_access = access + "-NEXT";
+    r.id = s.insert_rotation(r).value();
+    r.phase = core::Phase::done;
+    r.outcome = core::Outcome::succeeded;
+    core::KeyChange change{access, core::KeyState::retired};
+    change.revocation = std::move(check);
+    REQUIRE(s.save_rotation(r, {change}).has_value());
+  };
+  CHECK(s.unconfirmed_revocations("backup").value() == 0);
+
+  // RGW still accepted K1 when deleted: pending, counted, listed for the re-check.
+  retire("K1", core::RevocationCheck{"K1", core::Revocation::pending, t0 + 310s});
+  CHECK(s.unconfirmed_revocations("backup").value() == 1);
+  auto pending = s.pending_revocations().value();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].access == "K1");
+  CHECK(pending[0].recheck_at == t0 + 310s);
+  CHECK(pending[0].retired_by.has_value());
+
+  // The re-check finds it still accepted: a finding, still counted, no longer pending.
+  REQUIRE(s.set_revocation("backup", "K1", core::Revocation::accepted).has_value());
+  CHECK(s.pending_revocations().value().empty());
+  CHECK(s.unconfirmed_revocations("backup").value() == 1);
+  const auto keys = s.keys("backup").value();
+  const auto k1 = std::find_if(keys.begin(), keys.end(), [](auto& k) { return k.access == "K1"; });
+  REQUIRE(k1 != keys.end());
+  CHECK(k1->revocation == core::Revocation::accepted);
+  CHECK_FALSE(k1->recheck_at);
+
+  // A retire without confirm_retire (no finding) does not hide it; a later confirmed one does.
+  retire("K2", std::nullopt);
+  CHECK(s.unconfirmed_revocations("backup").value() == 1);
+  retire("K3", core::RevocationCheck{"K3", core::Revocation::refused, std::nullopt});
+  CHECK(s.unconfirmed_revocations("backup").value() == 0);
+  CHECK(s.unconfirmed_revocations("other").value() == 0);
+}
+
+TEST_CASE("a database of schema 3 is migrated to hold revocation findings", "[store]")
+{
+  TempDir dir;
+  const auto path = dir.path / "state.db";
+  {
+    auto s = Store::open(path).value();
+    REQUIRE(s.set_key({"backup", "OLD", core::KeyState::retired, core::KeyOrigin::adopted,
+                       std::nullopt, t0, t0 + 1h})
+                .has_value());
+  }
+  // Back to what 0.2.0's first releases wrote: schema 3, without migration 4's columns.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const char* downgrade = "DROP INDEX keys_revoked; ALTER TABLE keys DROP COLUMN recheck_at; "
+                          "ALTER TABLE keys DROP COLUMN revocation; ALTER TABLE keys DROP COLUMN "
+                          "retired_by; PRAGMA user_version=3;";
+  REQUIRE(sqlite3_exec(db, downgrade, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+
+  auto s = Store::open(path).value();
+  CHECK(s.schema_version() == store::k_schema_version);
+  const auto keys = s.keys("backup").value();
+  REQUIRE(keys.size() == 1);
+  CHECK(keys[0].retired_at == t0 + 1h);
+  CHECK_FALSE(keys[0].revocation);
+  CHECK(s.unconfirmed_revocations("backup").value() == 0);
 }
