@@ -25,6 +25,9 @@ packages=(
   # Ceph RGW beside Swift (tests/stack/stack.sh): one mon, one memstore OSD, radosgw; ceph-common
   # has the ceph CLI. No ceph-mgr: RGW serves S3 without it (and it pulls a large Python stack).
   ceph-mon ceph-osd ceph-common radosgw
+  # virtual-hosted S3 on loopback: nss-myhostname resolves BUCKET.localhost (its postinst adds
+  # "myhostname" to the hosts line of /etc/nsswitch.conf)
+  libnss-myhostname
   # the system tier: a Debian 12 root booted with systemd as PID 1 in a container
   debootstrap systemd-container
 )
@@ -62,3 +65,8 @@ trap '[[ $own_policy == yes ]] && rm -f "$policy"' EXIT
 apt-get update
 apt-get install -y --no-install-recommends "${missing[@]}"
 echo "install-deps.sh: installed ${#missing[@]} packages"
+if ! getent hosts credrotd-probe.localhost >/dev/null; then
+  echo "install-deps.sh: *.localhost does not resolve: /etc/nsswitch.conf's hosts line needs" \
+    "\"myhostname\" (libnss-myhostname); the virtual-hosted S3 tests use BUCKET.localhost" >&2
+  exit 1
+fi

@@ -98,6 +98,9 @@ osd fast shutdown notify mon = false
 [client.rgw.$RGW_ID]
 rgw data = $c/rgw
 rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+# Virtual-hosted requests: Host BUCKET.localhost (nss-myhostname resolves *.localhost to the
+# loopback addresses); any other Host (127.0.0.1) is path-style.
+rgw dns name = localhost
 rgw s3 auth use keystone = true
 rgw keystone url = http://127.0.0.1:$KS_HTTP_PORT
 rgw keystone api version = 3

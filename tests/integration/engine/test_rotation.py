@@ -9,13 +9,15 @@ the new key for the user; another user's key is untouched; the state records the
 its writes; no secret appears in any output, log line or the SQLite files. Then a rotation whose
 new key S3 refuses rolls back to the old key.
 
-Runs against Swift s3api, or Ceph RGW with CREDROTD_S3_BACKEND=rgw (ctest runs both)."""
+Runs against Swift s3api, or Ceph RGW with CREDROTD_S3_BACKEND=rgw (ctest runs both); against
+RGW also a rotation whose checks use virtual-hosted addressing."""
 
+import os
 import shutil
 import subprocess
 
 from testlib import (FORMATS, Consumers, FaultProxy, Keystone, TestUser, Workdir, backend,
-                     check, clean_env, db_rows, profile_config, run, s3_accepts,
+                     check, clean_env, db_rows, ini_section, profile_config, run, s3_accepts,
                      scan_for_secrets, stack, OUTPUTS)
 
 
@@ -164,6 +166,58 @@ def rollback_on_rejected_key(st):
     print(f"PASS a new key S3 refuses is rolled back ({backend()})")
 
 
+def virtual_hosted(st):
+    """Virtual-hosted addressing against RGW (rgw_dns_name = localhost; nss-myhostname resolves
+    BUCKET.localhost to loopback): credrotd's checks address the bucket as a host name (HEAD
+    bucket and the put/get/delete probe, SigV4 and SigV2), and s3cmd reads the rotated file
+    with host_bucket = %(bucket)s.localhost:PORT."""
+    import boto3
+    import botocore.config
+    work = Workdir("rotation-virtual")
+    user = TestUser(st, work.path, "virtual")
+    old_access, old_secret = user.keystone.create()
+    port = st["S3_PORT"]
+    endpoint = f"http://localhost:{port}"
+    bucket = f"credrotd-virtual-{os.getpid()}"
+
+    def s3(access, secret):
+        return boto3.session.Session().client(
+            "s3", endpoint_url=endpoint, region_name=st["S3_REGION"], aws_access_key_id=access,
+            aws_secret_access_key=secret,
+            config=botocore.config.Config(s3={"addressing_style": "virtual"},
+                                          retries={"max_attempts": 1}))
+
+    s3(old_access, old_secret).create_bucket(Bucket=bucket)
+    s3cfg = work.path / "s3cfg"
+    s3cfg.write_text(f"[default]\naccess_key = {old_access}\nsecret_key = {old_secret}\n"
+                     f"host_base = localhost:{port}\nhost_bucket = %(bucket)s.localhost:{port}\n"
+                     "use_https = False\nsignature_v2 = False\n")
+    os.chmod(s3cfg, 0o600)
+    state = work.path / "state"
+    conf = work.path / "credrotd.toml"
+    conf.write_text(
+        f'[daemon]\nstate_dir = "{state}"\nclouds_file = "{user.clouds_file}"\n\n'
+        f'[profile.v]\ncloud = "{user.cloud}"\ns3_endpoint = "{endpoint}"\n'
+        f'addressing = "virtual"\nbucket = "{bucket}"\nchecks = ["head-bucket", "probe"]\n'
+        'signature = ["v4", "v2"]\ngrace = "0s"\n\n'
+        f'[[profile.v.consumer]]\ntype = "s3cmd"\npath = "{s3cfg}"\n')
+    run(["--config", conf, "--once"], expect=0)
+    values = ini_section(s3cfg.read_text(), "default")
+    new_access, new_secret = values["access_key"], values["secret_key"]
+    check(new_access != old_access, "the s3cmd file holds a new key")
+    probes = db_rows(state, "SELECT outcome FROM rotations")
+    check(probes == [("succeeded",)], f"the rotation succeeded: {probes}")
+    client(["/usr/bin/s3cmd", "-c", str(s3cfg), "ls", f"s3://{bucket}"])
+    client(["/usr/bin/s3cmd", "-c", str(s3cfg), "--signature-v2", "ls", f"s3://{bucket}"])
+    s3(new_access, new_secret).delete_bucket(Bucket=bucket)
+    check(set(user.keystone.keys()) == {new_access}, "Keystone holds exactly the new key")
+    scan_for_secrets([state / "state.db", state / "state.db-wal", conf])
+    work.cleanup()
+    print("PASS virtual-hosted addressing: checks and s3cmd on BUCKET.localhost (rgw)")
+
+
 if __name__ == "__main__":
     main()
     rollback_on_rejected_key(stack())
+    if backend() == "rgw":
+        virtual_hosted(stack())
