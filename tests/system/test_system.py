@@ -14,6 +14,8 @@ Scenarios (each in its own container):
   bus           the system bus: introspection, root and group credrotd allowed, others refused,
                 bus activation
   reload-units  a consumer's own unit try-restarted by credrotd, working with the new key
+  credentials   a unit with LoadCredentialEncrypted= restarted by credrotd after each rotation
+                of its systemd credential, working with the new key
   journal       MESSAGE_ID, PRIORITY, CREDROTD_* of every event kind, the catalog, no secret
   user-unit     the --user unit under alice's systemd --user
   package       0.1.0 installed, upgraded, removed, purged, reinstalled
@@ -440,6 +442,100 @@ def scenario_reload_units(workdir):
         scan(c)
 
 
+
+# --- d2. a systemd credential: LoadCredentialEncrypted=, restarted by credrotd ---
+
+CREDENTIAL = "s3-backup"
+CREDSTORE = "/etc/credstore.encrypted"
+
+
+def credential_unit(cloud):
+    """A oneshot service that gets the key only as an encrypted credential: systemd decrypts
+    /etc/credstore.encrypted/s3-backup (LoadCredentialEncrypted=s3-backup finds it there) into
+    $CREDENTIALS_DIRECTORY at start; the service reads that file and lists the buckets with
+    curl, which signs with SigV4 and gets the key from a config on its stdin (-K -), never
+    argv. `$$` keeps systemd from substituting; `.` and printf are shell builtins."""
+    return f"""[Unit]
+Description=an S3 consumer that loads its key as a systemd credential
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+LoadCredentialEncrypted={CREDENTIAL}
+ExecStart=/bin/sh -ec '. "$$CREDENTIALS_DIRECTORY/{CREDENTIAL}"; printf "user = \\"%%s:%%s\\"\\n" "$$AWS_ACCESS_KEY_ID" "$$AWS_SECRET_ACCESS_KEY" | /usr/bin/curl -sS --fail -K - --aws-sigv4 aws:amz:us-east-1:s3 -H "x-amz-content-sha256: {EMPTY_SHA256}" -o /dev/null {cloud.s3_url()}/; echo "$$AWS_ACCESS_KEY_ID" > /run/s3-credential.used'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def credential_key(c):
+    """The key in the encrypted credential, decrypted inside with the host key (its output is
+    not recorded; the secret joins SECRETS)."""
+    plain = c.run(["systemd-creds", "decrypt", f"--name={CREDENTIAL}",
+                   f"{CREDSTORE}/{CREDENTIAL}", "-"], record=False).stdout
+    return env_key(plain)
+
+
+def scenario_credentials(workdir):
+    cloud = Cloud(workdir, "sys-creds")
+    with Container("credentials") as c:
+        # The administrator's part: the hand-made key encrypted with the host key (which the
+        # first systemd-creds encrypt creates in /var/lib/systemd; on a tmpfs it would refuse
+        # it), the plaintext on stdin.
+        access, secret = cloud.new_key()
+        c.run(["install", "-d", "-m", "0700", CREDSTORE])
+        c.run(["systemd-creds", "encrypt", f"--name={CREDENTIAL}", "-",
+               f"{CREDSTORE}/{CREDENTIAL}"], input=env_text(access, secret),
+              label=f"systemd-creds encrypt --name={CREDENTIAL} - {CREDSTORE}/{CREDENTIAL}")
+        check(secret not in c.read(f"{CREDSTORE}/{CREDENTIAL}"), "the credential is not encrypted")
+        facts = file_facts(c, f"{CREDSTORE}/{CREDENTIAL}")
+        c.write("/etc/systemd/system/s3-credential.service", credential_unit(cloud))
+        c.systemctl("daemon-reload")
+        c.systemctl("enable", "--now", "s3-credential.service")
+        check(c.read("/run/s3-credential.used").strip() == access,
+              f"the consumer did not run with the hand-made key:\n"
+              f"{c.unit_log('s3-credential.service')}")
+        invocations = [c.show("s3-credential.service", "InvocationID")]
+
+        # credrotd's part: the consumer names the unit; systemd-credential restarts it.
+        consumers = [{"type": "systemd-credential", "path": f"{CREDSTORE}/{CREDENTIAL}",
+                      "reload": ["s3-credential.service"]}]
+        setup_daemon(c, cloud, profile_toml("creds", cloud, consumers),
+                     dropins={"paths": f"[Service]\nReadWritePaths={CREDSTORE}\n"})
+        start_daemon(c)
+        p = wait_idle(c, "creds")
+        check(p["last_outcome"] == "succeeded", f"the first rotation: {p}\n{c.unit_log()}")
+        used = [access]
+        for round_ in ("at start", "credrotctl rotate --wait"):
+            if round_ != "at start":
+                rotate_wait(c, "creds")
+            invocation = c.show("s3-credential.service", "InvocationID")
+            check(invocation not in invocations, f"{round_}: credrotd did not restart the unit")
+            invocations.append(invocation)
+            new_access, new_secret = credential_key(c)
+            check(new_access not in used, f"{round_}: the credential still holds an old key")
+            now = file_facts(c, f"{CREDSTORE}/{CREDENTIAL}")
+            check(now == facts, f"{round_}: the credential's owner, mode or ACL changed: "
+                                f"{facts} -> {now}")
+            check(c.read("/run/s3-credential.used").strip() == new_access,
+                  f"{round_}: the restarted consumer did not load the new key:\n"
+                  f"{c.unit_log('s3-credential.service')}")
+            check(c.show("s3-credential.service", "ActiveState") == "active" and
+                  c.show("s3-credential.service", "ExecMainStatus") == "0",
+                  f"{round_}: s3-credential.service failed with the new key:\n"
+                  f"{c.unit_log('s3-credential.service')}")
+            keys = cloud.keys()
+            check(set(keys) == {new_access}, f"{round_}: Keystone holds {sorted(keys)}")
+            check(cloud.s3_accepts(new_access, new_secret), f"{round_}: S3 refuses the new key")
+            say(f"{round_}: s3-credential.service restarted (invocation {invocation[:8]}...); "
+                f"curl listed the buckets with the new key {new_access}")
+            used.append(new_access)
+        log = c.unit_log("s3-credential.service")
+        check(log.count("Starting s3-credential.service") >= 3,
+              f"the consumer's journal shows fewer than three starts:\n{log}")
+        scan(c)
+
 # --- e. journald: structured fields, the catalog, no secret anywhere ---
 
 # MESSAGE_ID of each event kind (systemd/credrotd.catalog, src/service/log.cpp) and the
@@ -784,6 +880,7 @@ SCENARIOS = {
     "files": scenario_files,
     "bus": scenario_bus,
     "reload-units": scenario_reload_units,
+    "credentials": scenario_credentials,
     "journal": scenario_journal,
     "user-unit": scenario_user_unit,
     "package": scenario_package,

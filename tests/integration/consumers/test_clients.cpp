@@ -790,7 +790,8 @@ TEST_CASE("clients: systemd-creds decrypts the credential and systemd's parser r
   spec.type = ConsumerType::systemd_credential;
   spec.path = dir / "credstore.encrypted/s3-backup";
   apply_ok(spec);
-  // What LoadCredentialEncrypted=s3-backup does at unit start, then EnvironmentFile=%d/s3-backup.
+  // What LoadCredentialEncrypted=s3-backup does at unit start, then a service reads the file (the
+  // system tier's credentials scenario runs a real unit: tests/system/test_system.py).
   const auto decrypted =
       run({"/bin/bash", "-c", "exec /usr/bin/systemd-creds decrypt --name=s3-backup \"$1\" \"$2\"",
            "bash", spec.path, dir / "plain"},
