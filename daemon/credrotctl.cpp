@@ -336,6 +336,11 @@ int cmd_status(Client& client, const Options& options)
                            get<std::string>(p, "last_error"));
       }
     }
+    if (const auto n = get<std::int64_t>(p, "unconfirmed_revocations"); n > 0) {
+      problems.push_back(get<std::string>(p, "name") + ": " + std::to_string(n) +
+                         " old key(s) deleted but not seen refused by S3 (RGW's cache, or a "
+                         "finding: see the journal)");
+    }
     table.add({get<std::string>(p, "name"), state_of(p),
                or_dash(get<std::string>(p, "current_access")),
                local_time(get<std::int64_t>(p, "current_since")), last,

@@ -466,15 +466,15 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
     if (secret) {
       const auto report =
           co_await run->profile->s3->verify(access, secret->clone(), Expect::rejected);
-      auto check = core::revocation_at_delete(access, report.result, now(),
-                                              run->profile->recheck_after);
+      auto check =
+          core::revocation_at_delete(access, report.result, now(), run->profile->recheck_after);
       if (report.result == core::VerifyResult::accepted) {
         // Ceph RGW checks a key it saw in the last 300 s against its own cache of the secret
         // (s3_token_expiry_length, fixed), not Keystone; Swift's s3token caches nothing by
         // default. The key is gone from Keystone: the cache only delays its refusal, which
         // the re-check confirms once the window has passed.
-        std::string note = "old key " + access +
-                           " deleted but still accepted (RGW caches keys up to 5 minutes)";
+        std::string note =
+            "old key " + access + " deleted but still accepted (RGW caches keys up to 5 minutes)";
         if (check.recheck_at) {
           note += "; re-checked in " + seconds_text(run->profile->recheck_after);
           run->rechecks.emplace_back(check, std::move(*secret));

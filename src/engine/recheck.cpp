@@ -41,8 +41,8 @@ Task<void> RevocationRechecker::run(std::shared_ptr<Job> job)
   boost::system::error_code ec;
   co_await job->timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
   if (!m_stopping) {
-    const auto report = co_await job->s3->verify(job->access, std::move(job->secret),
-                                                 Expect::rejected);
+    const auto report =
+        co_await job->s3->verify(job->access, std::move(job->secret), Expect::rejected);
     const auto revocation = core::revocation_at_recheck(report.result);
     std::string message;
     Severity severity = Severity::notice;

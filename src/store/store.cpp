@@ -814,7 +814,7 @@ Result<std::vector<ManagedKey>> read_keys(sqlite3* db, const std::filesystem::pa
 Result<std::vector<ManagedKey>> Store::keys(const std::string& profile) const
 {
   static const std::string sql = "SELECT " + std::string(k_key_columns) +
-                                " FROM keys WHERE profile = ?1 ORDER BY created_at, access";
+                                 " FROM keys WHERE profile = ?1 ORDER BY created_at, access";
   Statement st(m_db.get(), sql.c_str());
   st.bind(1, profile);
   return read_keys(m_db.get(), m_path, st);

@@ -14,10 +14,12 @@ finding. Against the real RGW of the test stack (CREDROTD_S3_BACKEND=rgw), three
 The old keys' secrets never reach the state database or any output."""
 
 import sqlite3
+import subprocess
 import time
 
-from testlib import (Consumers, Daemon, PrivateBus, TestUser, Workdir, backend, check, clean_env,
-                     db_rows, profile_config, run, s3_accepts, scan_for_secrets, stack, wait_for)
+from testlib import (CREDROTD, OUTPUTS, Consumers, Daemon, PrivateBus, TestUser, Workdir, backend,
+                     check, clean_env, db_rows, profile_config, run, s3_accepts, scan_for_secrets,
+                     stack, wait_for)
 
 # RGW's s3_token_expiry_length (fixed in Pacific) plus the default margin of credrotd.
 RECHECK_DEFAULT_S = 310
@@ -93,6 +95,13 @@ def main():
         check(s3_accepts(st, old_f, secret_f), "finding: RGW does still accept the deleted key")
         wait_for(lambda: f"old key {old_f} still accepted by S3 on the re-check" in
                  daemons[-1].text(), 10, "the finding's warning")
+        status = subprocess.run([str(CREDROTD.parent / "credrotctl"), "status"],
+                                env=clean_env(**buses[-1].env()), capture_output=True, text=True,
+                                timeout=30)
+        OUTPUTS.append(("$ credrotctl status", status.stdout + status.stderr))
+        check(status.returncode == 0 and "finding: 1 old key(s) deleted but not seen refused by "
+              "S3" in status.stdout, f"credrotctl status names the finding: {status.stdout}"
+              f"{status.stderr}")
 
         # --- orphan: --once exits with its re-check pending; the next start records it ---
         _, old_o, _, state_o, conf_o = setup(st, work, "orphan")

@@ -191,7 +191,7 @@ TEST_CASE("busctl call Rotate rotates for real and the signals and PropertiesCha
   rig.check_no_secret();
 }
 
-TEST_CASE("credrotctl rotate --wait follows a rotation to its end; status, history, keys and "
+TEST_CASE("credrotctl rotate --wait follows a rotation to its end, and status, history, keys and "
           "verify show it as tables and as JSON",
           "[dbus][credrotctl]")
 {

@@ -72,12 +72,27 @@ const core::Profile& only_profile(const config::LoadedConfig& loaded)
 // Every key of the schema, by section, for the coverage checks on the example and the docs.
 const std::vector<std::string> k_daemon_keys{"state_dir", "max_concurrent", "metrics_file",
                                              "clouds_file", "secure_file"};
-const std::vector<std::string> k_profile_keys{
-    "cloud",          "project",          "s3_endpoint",   "region",         "addressing",
-    "signature",      "checks",           "bucket",        "probe_prefix",   "ca_file",
-    "insecure",       "interval",         "jitter",        "window",         "grace",
-    "verify_timeout", "keystone_timeout", "create_method", "confirm_retire",
-    "confirm_retire_recheck", "enabled"};
+const std::vector<std::string> k_profile_keys{"cloud",
+                                              "project",
+                                              "s3_endpoint",
+                                              "region",
+                                              "addressing",
+                                              "signature",
+                                              "checks",
+                                              "bucket",
+                                              "probe_prefix",
+                                              "ca_file",
+                                              "insecure",
+                                              "interval",
+                                              "jitter",
+                                              "window",
+                                              "grace",
+                                              "verify_timeout",
+                                              "keystone_timeout",
+                                              "create_method",
+                                              "confirm_retire",
+                                              "confirm_retire_recheck",
+                                              "enabled"};
 const std::vector<std::string> k_consumer_keys{
     "type",       "path",          "profile",        "create_profile", "session_token",
     "remote",     "bucket",        "access_key_var", "secret_key_var", "template",

@@ -96,7 +96,7 @@ TEST_CASE("consumer: every type round-trips through apply and read_key", "[consu
   }
 }
 
-TEST_CASE("consumer: a missing file reads as no key; s3cmd and rclone are not created",
+TEST_CASE("consumer: a missing file reads as no key, and s3cmd and rclone are not created",
           "[consumers]")
 {
   ScratchDir dir;

@@ -89,7 +89,7 @@ TEST_CASE("crash: a rewrite passes its crash points in order", "[consumers][cras
   g_hook = nullptr;
 }
 
-TEST_CASE("crash: a crash anywhere leaves the old or the new file; the next run cleans up",
+TEST_CASE("crash: a crash anywhere leaves the old or the new file, and the next run cleans up",
           "[consumers][crash]")
 {
   struct Case {

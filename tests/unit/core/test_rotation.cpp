@@ -781,7 +781,7 @@ TEST_CASE("a retire records the keys it deleted with its transition", "[core][ro
                                                                  {"OLDER", KeyState::retired}});
 }
 
-TEST_CASE("a deleted key S3 refuses is confirmed; one it still accepts is re-checked later",
+TEST_CASE("a deleted key S3 refuses is confirmed, one it still accepts is re-checked later",
           "[core][revocation]")
 {
   const auto refused = revocation_at_delete("OLD", VerifyResult::rejected, t0, 310s);
@@ -818,17 +818,17 @@ TEST_CASE("a retire stores what S3 said of each key it deleted with the key's ch
           "[core][rotation][revocation]")
 {
   const auto pending = revocation_at_delete("OLDKEY", VerifyResult::accepted, t0, 310s);
-  const Step s = step(in_phase(Phase::retire), Retired{"n", {"OLDKEY", "OLDER"}, {pending}}, t0,
-                      policy());
+  const Step s =
+      step(in_phase(Phase::retire), Retired{"n", {"OLDKEY", "OLDER"}, {pending}}, t0, policy());
   REQUIRE(s.changes.size() == 2);
   REQUIRE(s.changes[0].revocation);
   CHECK(s.changes[0].revocation->state == Revocation::pending);
   CHECK(s.changes[0].revocation->recheck_at == t0 + 310s);
   CHECK_FALSE(s.changes[1].revocation); // confirm_retire did not check it
 
-  const Step failed = step(in_phase(Phase::retire),
-                           RetireFailed{Error{Errc::transient, "503"}, {"OLDKEY"}, {pending}}, t0,
-                           policy());
+  const Step failed =
+      step(in_phase(Phase::retire),
+           RetireFailed{Error{Errc::transient, "503"}, {"OLDKEY"}, {pending}}, t0, policy());
   REQUIRE(failed.changes.size() == 1);
   CHECK(failed.changes[0].revocation->state == Revocation::pending);
 }

@@ -10,9 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
-#include <algorithm>
 #include <climits>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <random>

@@ -35,7 +35,7 @@ TEST_CASE("every error code has a stable io.github.credrotd.Error name that maps
   CHECK_FALSE(service::dbus::errc_from_error_name("io.github.credrotd.Error."));
 }
 
-TEST_CASE("the daemon's own uid and root may change things; in user mode only the own uid",
+TEST_CASE("the daemon's own uid and root may change things, in user mode only the own uid",
           "[dbus]")
 {
   CHECK(check_caller(4242, 4242, BusMode::system, "credrotd-test-absent").empty());
