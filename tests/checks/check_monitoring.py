@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Checks monitoring/: the Grafana dashboard is valid JSON of the shape Grafana imports, and
 every metric name in its queries and in the alert rules is one credrotd writes (the output of
-render_metrics_sample) or one node_exporter's textfile collector exposes; and that output
-passes `promtool check metrics` (the exposition format and Prometheus's naming rules).
+render_metrics_sample) or one node_exporter's textfile collector exposes; that output passes
+`promtool check metrics` (the exposition format and Prometheus's naming rules); and the
+METRICS section of credrotd(8) and the table of docs/monitoring.md list exactly those series.
 
 Usage: check_monitoring.py --source DIR --sample PROGRAM --promtool PROMTOOL"""
 
@@ -106,6 +107,15 @@ def check_rules(path, known):
     return used
 
 
+def check_documented(path, text, written):
+    documented = set(re.findall(r"\b(credrotd_[a-z0-9_]+)", text))
+    for name in sorted(written - documented):
+        error(f"{path}: does not document {name}")
+    for name in sorted(documented - written):
+        error(f"{path}: documents {name}, which credrotd does not write")
+    print(f"{path}: {len(documented & written)} series documented")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", required=True, type=pathlib.Path)
@@ -117,6 +127,14 @@ def main():
     print(f"{len(known - TEXTFILE_COLLECTOR)} credrotd series pass promtool check metrics")
     check_dashboard(monitoring / "credrotd-dashboard.json", known)
     check_rules(monitoring / "credrotd-alerts.yml", known)
+    written = known - TEXTFILE_COLLECTOR
+    man = (args.source / "man" / "credrotd.8.in").read_text().replace("\\%", "")
+    check_documented("man/credrotd.8.in METRICS",
+                     man[man.index(".SH METRICS\n"):man.index("\n.SH ", man.index(".SH METRICS\n"))],
+                     written)
+    doc = (args.source / "docs" / "monitoring.md").read_text()
+    table = doc[doc.index("## The series"):doc.index("## The alerts")]
+    check_documented("docs/monitoring.md, The series", table, written)
     if errors:
         sys.exit(1)
     print("PASS monitoring: dashboard and alert rules name only written series")
