@@ -46,7 +46,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # systemd-sysusers and journalctl in postinst; init-system-helpers for deb-systemd-helper.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "default-dbus-system-bus | dbus-system-bus, systemd (>= 252), init-system-helpers (>= 1.52)")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "python3-openstackclient, s3cmd, awscli, rclone, s3fs")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS
+    "python3-openstackclient, s3cmd, awscli, rclone, s3fs, prometheus-node-exporter")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${CMAKE_CURRENT_LIST_DIR}/debian/conffiles" "${CMAKE_CURRENT_LIST_DIR}/debian/postinst"
     "${CMAKE_CURRENT_LIST_DIR}/debian/prerm" "${CMAKE_CURRENT_LIST_DIR}/debian/postrm")
