@@ -9,7 +9,8 @@
 #              (auth_{cluster,service,client}_required = none: nothing but loopback reaches it)
 #   ceph-osd   one OSD with osd_objectstore = memstore: its objects live in RAM (capped by
 #              memstore_device_bytes), so no block device, loop device, mount or root is needed.
-#              Ports from Ceph's own range (ms_bind_port_min..max, 6800-7300), on 127.0.0.1.
+#              Ports from a window of 16 from CEPH_OSD_PORT (a free port picked like the
+#              others), on 127.0.0.1.
 #   radosgw    beast on 127.0.0.1:RGW_PORT, path-style S3 checked against our Keystone:
 #              POST /v3/s3tokens, then GET /v3/users/{uid}/credentials/OS-EC2/{access} with its
 #              own token to learn the secret, which it then caches per access id for 300 s
@@ -44,7 +45,7 @@ ceph_check_tools() {
 }
 
 # Writes DIR/ceph/ceph.conf and the RGW's Keystone password file. Needs CEPH_MON_PORT,
-# RGW_PORT, KS_HTTP_PORT, RGW_KEYSTONE_PASSWORD.
+# CEPH_OSD_PORT, RGW_PORT, KS_HTTP_PORT, RGW_KEYSTONE_PASSWORD.
 ceph_write_conf() {
   local c=$STACK_DIR/ceph fsid
   mkdir -p "$c"/{mon,osd,rgw,run}
@@ -90,6 +91,12 @@ mon data = $c/mon
 
 [osd.0]
 osd data = $c/osd
+# Its four listening ports from a window of its own, next to a port picked free (ports.py),
+# rather than from Ceph's shared 6800-7300: two stacks on one machine (parallel test runs)
+# would otherwise hand each other's OSD ports around, and a mon reaching the other cluster's
+# OSD at an address its own OSD had just left gets "wrong fsid".
+ms bind port min = $CEPH_OSD_PORT
+ms bind port max = $((CEPH_OSD_PORT + 15))
 osd objectstore = memstore
 memstore device bytes = 268435456
 # Its objects die with it: no goodbye to the mon (which stop() ends at the same time) for 5 s.

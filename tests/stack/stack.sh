@@ -689,8 +689,8 @@ cmd_start() {
   rm -f "$probe"
 
   local -a ports
-  mapfile -t ports < <("$PY" "$HERE/ports.py" 9) || die "cannot pick free ports"
-  ((${#ports[@]} == 9)) || die "cannot pick free ports"
+  mapfile -t ports < <("$PY" "$HERE/ports.py" 10) || die "cannot pick free ports"
+  ((${#ports[@]} == 10)) || die "cannot pick free ports"
   KS_HTTP_PORT=${ports[0]}
   local ks_https_port=${ports[1]} ks_wrong_port=${ports[2]}
   SW_PROXY_PORT=${ports[3]}
@@ -699,6 +699,7 @@ cmd_start() {
   SW_OBJECT_PORT=${ports[6]}
   CEPH_MON_PORT=${ports[7]}
   RGW_PORT=${ports[8]}
+  CEPH_OSD_PORT=${ports[9]} # the first of the OSD's 16 (tests/stack/ceph.sh)
 
   ADMIN_PASSWORD=$(secret)
   ROTATOR_NAME=rotator
