@@ -253,6 +253,11 @@ core::Result<Content> render(const Source& credentials, const Login& login,
 {
   CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const auto parsed, java_properties::parse(credentials));
+  if (others == OtherLogins::keep) {
+    // The logins kept must stay ones duck can use: one with an empty password is refused here,
+    // with its line, rather than by the check of the rewritten file.
+    CREDROTD_TRY(logins_parsed(credentials, parsed, login));
+  }
   const std::string_view t = credentials.text;
   const Content line = java_properties::store_line(property_key(login, access_id), secret.reveal());
   const std::vector<HostEntry> entries = host_entries(parsed, login);

@@ -251,3 +251,18 @@ TEST_CASE("cyberduck: a file ending in a continuation is refused where the login
   CHECK(render(k_header + k_old_line + "x=va\\", cyberduck::OtherLogins::remove) ==
         k_header + k_new_line + "x=va\\");
 }
+
+TEST_CASE("cyberduck: a kept login with an empty password is refused with its line",
+          "[consumers][cyberduck]")
+{
+  // Found by fuzz/cyberduck_credentials.cpp: the first step of a rewrite with bookmarks kept the
+  // login, then its own check refused the file as an internal error.
+  const std::string in = k_header + "https\\://A1@s3.example.org\\:443=\n";
+  const auto kept =
+      cyberduck::render({"/c", in}, login(), k_a, Secret(k_s), cyberduck::OtherLogins::keep);
+  REQUIRE_FALSE(kept);
+  CHECK(kept.error().code == Errc::parse);
+  CHECK_THAT(kept.error().message, Catch::StartsWith("/c:3:") && Catch::Contains("empty password"));
+  // Replacing the logins removes it.
+  CHECK(render(in, cyberduck::OtherLogins::remove) == k_header + k_new_line);
+}
