@@ -4,6 +4,7 @@ credrotd, checking keys with real S3 requests, and scanning every output for sec
 
 Run with Debian's /usr/bin/python3 (boto3 and the OpenStack modules live there)."""
 
+import atexit
 import json
 import os
 import pathlib
@@ -323,8 +324,14 @@ def scan_for_secrets(extra_files=()):
 
 
 class Workdir:
+    """A directory of the test's own under $TMPDIR, removed when the test process exits
+    however it ends (it holds clouds.yaml files with passwords and consumer files with keys).
+    CREDROTD_KEEP_WORKDIRS=1 keeps them to look at after a failure."""
+
     def __init__(self, name):
         self.path = pathlib.Path(tempfile.mkdtemp(prefix=f"credrotd-{name}-"))
+        if os.environ.get("CREDROTD_KEEP_WORKDIRS") != "1":
+            atexit.register(self.cleanup)
 
     def cleanup(self):
         shutil.rmtree(self.path, ignore_errors=True)
