@@ -38,7 +38,7 @@ enum class Addressing { path, virtual_ };
 
 enum class SignatureVersion { v2, v4 };
 
-// The S3 requests that prove a new key works (DESIGN.md, phase "verify").
+// The S3 requests that prove a new key works (docs/DESIGN.md, phase "verify").
 enum class VerifyCheck {
   list_buckets, // GET / (ListBuckets)
   head_bucket,  // HEAD /bucket

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The rotation protocol's transitions; see rotation.hpp and DESIGN.md.
+// The rotation protocol's transitions; see rotation.hpp and docs/DESIGN.md.
 #include "core/rotation.hpp"
 
 #include "core/state.hpp"

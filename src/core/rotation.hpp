@@ -18,7 +18,7 @@ using Clock = std::chrono::system_clock;
 using TimePoint = std::chrono::time_point<Clock, std::chrono::milliseconds>;
 using Duration = std::chrono::milliseconds;
 
-// The phases of one rotation (DESIGN.md, "The rotation protocol"). A rotation is persisted
+// The phases of one rotation (docs/DESIGN.md, "The rotation protocol"). A rotation is persisted
 // in a phase *before* the phase's side effect runs, so after a crash the phase names the
 // side effect that may or may not have happened; every side effect is idempotent and is
 // simply run again on resume.
@@ -85,7 +85,7 @@ struct RotationPolicy {
                                                   // key to the next rotation
   // How long to let an OS-EC2 create whose outcome is unknown (a timeout) land in Keystone
   // before the keys that appeared are looked for. A request can be processed later than
-  // that: such a key is invisible to this rotation (a known limit, see DESIGN.md).
+  // that: such a key is invisible to this rotation (a known limit, see docs/DESIGN.md).
   Duration create_settle = std::chrono::seconds(5);
   CreateFallback fallback = CreateFallback::os_ec2; // when policy refuses /v3/credentials
 };

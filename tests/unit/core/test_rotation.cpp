@@ -361,7 +361,7 @@ TEST_CASE("verify backoff doubles from one second up to its cap", "[core][rotati
   CHECK(verify_backoff(1000, 30s) == 30s);
 }
 
-// The safety invariants of DESIGN.md, checked over many random walks through the protocol:
+// The safety invariants of docs/DESIGN.md, checked over many random walks through the protocol:
 // a key is deleted only when no consumer can hold it, the old key only after the new one was
 // verified, and every walk ends in a final phase.
 TEST_CASE("random walks never delete a key a consumer may hold", "[core][rotation][property]")
