@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
+#include <utility>
 
 namespace credrotd::consumers::cyberduck {
 
@@ -270,15 +272,32 @@ core::Result<Content> render(const Source& credentials, const Login& login,
     anchor = &entries.front();
   }
   std::vector<text::Edit> edits;
+  // Logins removed from adjacent lines go as one block: removing the last line of a file without
+  // a final newline takes the previous line's newline, which removing the previous login as a
+  // block of its own would take too (overlapping edits).
+  std::optional<std::pair<std::size_t, std::size_t>> removed; // first and last line
+  const auto flush = [&] {
+    if (removed) {
+      text::remove_lines(parsed.lines, removed->first, removed->second, edits);
+      removed.reset();
+    }
+  };
   for (const HostEntry& e : entries) {
     const java_properties::Entry& entry = parsed.entries[e.index];
     if (&e == anchor) {
+      flush();
       const std::size_t begin = parsed.lines[entry.first_line].begin;
       edits.push_back({begin, parsed.lines[entry.last_line].end - begin, line});
     } else if (e.user == access_id || others == OtherLogins::remove) {
-      text::remove_lines(parsed.lines, entry.first_line, entry.last_line, edits);
+      if (removed && removed->second + 1 == entry.first_line) {
+        removed->second = entry.last_line;
+      } else {
+        flush();
+        removed = std::pair{entry.first_line, entry.last_line};
+      }
     }
   }
+  flush();
   const bool insert_at_end =
       anchor == nullptr && (entries.empty() || parsed.entries[entries.back().index].last_line + 1 ==
                                                    parsed.lines.size());

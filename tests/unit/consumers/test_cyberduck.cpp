@@ -266,3 +266,23 @@ TEST_CASE("cyberduck: a kept login with an empty password is refused with its li
   // Replacing the logins removes it.
   CHECK(render(in, cyberduck::OtherLogins::remove) == k_header + k_new_line);
 }
+
+TEST_CASE("cyberduck: adjacent logins removed at the end of a file without a final newline",
+          "[consumers][cyberduck]")
+{
+  // Found by fuzz/cyberduck_credentials.cpp: each removed line was an edit of its own, and the
+  // last one (taking the previous line's newline, as the file has no final one) overlapped the
+  // one before: an exception instead of a rewrite.
+  const std::string a = "https\\://A@s3.example.org\\:443=1";
+  const std::string b = "https\\://B@s3.example.org\\:443=2";
+  const std::string c = "https\\://C@s3.example.org\\:443=3";
+  const std::string new_line = k_new_line.substr(0, k_new_line.size() - 1);
+  CHECK(render("h=1\n" + a + "\n" + b + "\n" + c, cyberduck::OtherLogins::remove) ==
+        "h=1\n" + new_line);
+  CHECK(render(a + "\n" + b + "\n# c\n" + c, cyberduck::OtherLogins::remove) == new_line + "\n# c");
+  // The new login, added by the first step, then the others removed by the second.
+  const std::string kept = render(a + "\n" + b, cyberduck::OtherLogins::keep);
+  CHECK(kept == a + "\n" + b + "\n" + new_line);
+  CHECK(render("h=1\n" + b + "\n" + c + "\n" + kept, cyberduck::OtherLogins::remove) ==
+        "h=1\n" + new_line);
+}
