@@ -298,6 +298,9 @@ Task<Result<const core::Secret*>> new_secret(Engine::Run& run)
 // cannot be redacted, and the program runs anyway (not running it would be worse).
 Task<void> hold_file_secrets(Engine::Run& run)
 {
+  if (!run.profile->consumers->runs_programs()) {
+    co_return; // nothing prints: nothing to redact, no Keystone read
+  }
   auto& ks = *run.profile->keystone;
   if (!run.new_secret && run.rotation.new_access) {
     if (auto secret = co_await ks.secret_of(*run.rotation.new_access)) {
@@ -840,10 +843,8 @@ Task<Result<core::Rotation>> plan(std::shared_ptr<const ProfileRuntime> profile,
       // First run: adopt the hand-made key if it is the configured user's, in the project.
       const std::string& candidate = distinct.front();
       CREDROTD_CO_TRY_ASSIGN(const auto identity, co_await ks.identity());
-      CREDROTD_CO_TRY_ASSIGN(const auto records, co_await ks.list_keys());
-      const auto rec = std::find_if(records.begin(), records.end(),
-                                    [&](const KeyRecord& k) { return k.access == candidate; });
-      if (rec == records.end()) {
+      CREDROTD_CO_TRY_ASSIGN(const auto rec, co_await ks.find_key(candidate));
+      if (!rec) {
         observer.log(Severity::warning, profile->name, 0,
                      "the key " + candidate + " in the consumer files is not one of user " +
                          identity.user_id + "'s keys in Keystone; it is replaced but not deleted");

@@ -50,6 +50,18 @@ public:
   virtual Task<Result<Identity>> identity() = 0;
   // The authenticated user's EC2 credentials, all projects.
   virtual Task<Result<std::vector<KeyRecord>>> list_keys() = 0;
+  // One of the user's keys, without its secret; nullopt when the user has no key of that
+  // access id. The default looks for it in list_keys(); an adapter may read just that one.
+  virtual Task<Result<std::optional<KeyRecord>>> find_key(std::string access)
+  {
+    CREDROTD_CO_TRY_ASSIGN(const auto records, co_await list_keys());
+    for (const auto& k : records) {
+      if (k.access == access) {
+        co_return std::optional<KeyRecord>{k};
+      }
+    }
+    co_return std::optional<KeyRecord>{};
+  }
   // The secret of one of the user's keys; not_found when Keystone has no such key, unsafe
   // when the key belongs to another user (an admin identity can read anybody's).
   virtual Task<Result<core::Secret>> secret_of(std::string access) = 0;
@@ -115,6 +127,9 @@ public:
   // Reloads/restarts each affected unit once and runs the configured commands; `redact` as
   // for check().
   virtual Task<Status> reload(Redactions redact) = 0;
+  // Whether any consumer runs a program of its own (a check or run command), whose output
+  // may quote a key: only then must the engine hold the secrets to redact it.
+  virtual bool runs_programs() const { return true; }
 };
 
 } // namespace credrotd::engine

@@ -5,6 +5,8 @@
 #include "consumers/consumer.hpp"
 #include "service/command.hpp"
 
+#include <algorithm>
+
 namespace credrotd::wiring {
 
 namespace {
@@ -108,6 +110,13 @@ engine::Task<core::Status> ConsumersAdapter::reload(engine::Redactions redact)
     }
   }
   co_return core::Status{};
+}
+
+bool ConsumersAdapter::runs_programs() const
+{
+  // Unit reloads print nothing of the consumer's; check and run commands are its programs.
+  return std::any_of(m_consumers.begin(), m_consumers.end(),
+                     [](const core::Consumer& c) { return !c.check.empty() || !c.run.empty(); });
 }
 
 } // namespace credrotd::wiring

@@ -31,6 +31,7 @@ public:
                                           const core::Secret& secret) override;
   engine::Task<core::Status> check(std::size_t index, engine::Redactions redact) override;
   engine::Task<core::Status> reload(engine::Redactions redact) override;
+  bool runs_programs() const override;
 
   // Each unit of every consumer once, with the strongest action asked for it.
   std::vector<service::UnitAction> unit_actions() const;

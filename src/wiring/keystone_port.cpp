@@ -30,6 +30,27 @@ engine::Task<core::Result<std::vector<engine::KeyRecord>>> KeystoneAdapter::list
   co_return out;
 }
 
+engine::Task<core::Result<std::optional<engine::KeyRecord>>>
+KeystoneAdapter::find_key(std::string access)
+{
+  // One GET instead of listing every key of the user.
+  auto credential = co_await m_client->get_ec2_credential(access, net::deadline_after(m_budget));
+  if (!credential) {
+    if (credential.error().code == core::Errc::not_found) {
+      co_return std::optional<engine::KeyRecord>{};
+    }
+    co_return credential.error();
+  }
+  // Keystone shows an admin anybody's credential through its own OS-EC2 URL: another user's
+  // key is not one of ours.
+  const auto* token = m_client->token_info();
+  if (token == nullptr || credential->user_id != token->user_id) {
+    co_return std::optional<engine::KeyRecord>{};
+  }
+  co_return std::optional<engine::KeyRecord>{
+      engine::KeyRecord{credential->access, credential->user_id, credential->project_id}};
+}
+
 engine::Task<core::Result<core::Secret>> KeystoneAdapter::secret_of(std::string access)
 {
   CREDROTD_CO_TRY_ASSIGN(auto credential, co_await m_client->get_ec2_credential(

@@ -20,6 +20,8 @@ public:
 
   engine::Task<core::Result<engine::Identity>> identity() override;
   engine::Task<core::Result<std::vector<engine::KeyRecord>>> list_keys() override;
+  engine::Task<core::Result<std::optional<engine::KeyRecord>>>
+  find_key(std::string access) override;
   engine::Task<core::Result<core::Secret>> secret_of(std::string access) override;
   engine::Task<core::Status> create_key(std::string access, core::Secret secret) override;
   engine::Task<core::Result<engine::NewKey>> create_key_os_ec2() override;

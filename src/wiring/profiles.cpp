@@ -144,8 +144,10 @@ ProfileFactory::build(const core::Config& config, const config::CloudsConfig& cl
       if (!http) {
         return where(http.error());
       }
+      keystone::ClientOptions options;
+      options.token_cache = m_tokens;
       auto holder = std::make_shared<KeystoneHolder>(
-          KeystoneHolder{*http, keystone::Client(**http, std::move(*auth))});
+          KeystoneHolder{*http, keystone::Client(**http, std::move(*auth), options)});
       ks = keystones.emplace(id, std::shared_ptr<keystone::Client>(holder, &holder->client)).first;
     }
     runtime->keystone = std::make_shared<KeystoneAdapter>(ks->second, budget);

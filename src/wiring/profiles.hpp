@@ -5,6 +5,7 @@
 #include "config/clouds.hpp"
 #include "core/config.hpp"
 #include "engine/engine.hpp"
+#include "keystone/token_cache.hpp"
 #include "net/http_client.hpp"
 #include "service/units.hpp"
 
@@ -35,7 +36,9 @@ core::Result<core::CloudAuth> resolve_auth(const core::Profile& profile,
 // Builds ProfileRuntimes. HTTP clients are shared by profiles with the same TLS settings, and
 // Keystone clients (and their tokens) by profiles with the same identity, so that 1,000
 // profiles of one cloud hold one token. A new build() starts from scratch (a reload); the
-// runtimes of rotations still in progress keep the clients they were built with alive.
+// runtimes of rotations still in progress keep the clients they were built with alive. Tokens
+// outlive a build: the factory's token cache hands an identity's token to the clients of the
+// next build (same settings and secrets), until it nears expiry.
 class ProfileFactory {
 public:
   explicit ProfileFactory(FactoryContext context) : m_context(std::move(context)) {}
@@ -50,6 +53,7 @@ private:
 
   FactoryContext m_context;
   std::map<std::string, std::shared_ptr<net::HttpClient>> m_clients;
+  std::shared_ptr<keystone::TokenCache> m_tokens = std::make_shared<keystone::TokenCache>();
 };
 
 } // namespace credrotd::wiring
