@@ -63,7 +63,11 @@ class Process:
                 return http_get(ready_url)[0] == 200
             except OSError:
                 return False
-        wait_for(ready, 60, f"{what} to answer {ready_url}", every=0.1)
+        try:
+            wait_for(ready, 60, f"{what} to answer {ready_url}", every=0.1)
+        except BaseException:  # fail() exits: stop it first
+            self.stop()
+            raise
 
     def stop(self):
         if self.proc.poll() is None:
@@ -95,10 +99,14 @@ class Prometheus:
             f"      - targets: ['{self.instance}']\n")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.server = Process(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            work / "prometheus.log", self.url + "/-/ready", "prometheus")
+        try:
+            self.server = Process(
+                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                work / "prometheus.log", self.url + "/-/ready", "prometheus")
+        except BaseException:
+            self.exporter.stop()
+            raise
 
     def query(self, expr):
         """The instant vector of `expr`: [(labels, value)]; fails on an error answer."""
