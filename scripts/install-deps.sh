@@ -28,6 +28,9 @@ packages=(
   # virtual-hosted S3 on loopback: nss-myhostname resolves BUCKET.localhost (its postinst adds
   # "myhostname" to the hosts line of /etc/nsswitch.conf)
   libnss-myhostname
+  # monitoring: the real node_exporter (textfile collector) and Prometheus read the metrics
+  # file; promtool (in prometheus) tests the shipped alert rules; python3-yaml reads them
+  prometheus prometheus-node-exporter python3-yaml
   # the system tier: a Debian 12 root booted with systemd as PID 1 in a container
   debootstrap systemd-container
 )
