@@ -38,11 +38,32 @@ TimePoint fit_window(TimePoint t, const DailyWindow& window, Duration utc_offset
   return t + wait;
 }
 
+namespace {
+
+// fit_window(), and a time moved to the window's start put `fraction` of the way into it.
+TimePoint spread_in_window(TimePoint due, const SchedulePolicy& policy, double fraction,
+                           Duration utc_offset)
+{
+  if (!policy.window) {
+    return due;
+  }
+  const TimePoint fitted = fit_window(due, *policy.window, utc_offset);
+  if (fitted == due) {
+    return due;
+  }
+  const auto& w = *policy.window;
+  const Duration length =
+      std::chrono::minutes(((w.end_minute - w.start_minute) % (24 * 60) + 24 * 60) % (24 * 60));
+  return fitted + scaled(length, fraction);
+}
+
+} // namespace
+
 TimePoint next_due_after_success(TimePoint finished, const SchedulePolicy& policy,
                                  double jitter_fraction, Duration utc_offset)
 {
   const TimePoint due = finished + policy.interval + scaled(policy.jitter, jitter_fraction);
-  return policy.window ? fit_window(due, *policy.window, utc_offset) : due;
+  return spread_in_window(due, policy, jitter_fraction, utc_offset);
 }
 
 TimePoint next_due_after_failure(TimePoint finished, int consecutive_failures,
@@ -62,7 +83,7 @@ TimePoint first_due(TimePoint now, const SchedulePolicy& policy, double jitter_f
                     Duration utc_offset)
 {
   const TimePoint due = now + scaled(policy.jitter, jitter_fraction);
-  return policy.window ? fit_window(due, *policy.window, utc_offset) : due;
+  return spread_in_window(due, policy, jitter_fraction, utc_offset);
 }
 
 } // namespace credrotd::core

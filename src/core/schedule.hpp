@@ -28,8 +28,10 @@ struct SchedulePolicy {
 TimePoint fit_window(TimePoint t, const DailyWindow& window, Duration utc_offset);
 
 // When to rotate after a successful rotation that finished at `finished`:
-// finished + interval + jitter_fraction * jitter, moved into the window.
-// `jitter_fraction` is a random number in [0, 1) drawn by the caller.
+// finished + interval + jitter_fraction * jitter, moved into the window. A time moved to the
+// window's start is then put jitter_fraction of the way into the window, so that a fleet whose
+// due times fall outside it spreads over the whole window instead of starting at its first
+// minute together. `jitter_fraction` is a random number in [0, 1) drawn by the caller.
 TimePoint next_due_after_success(TimePoint finished, const SchedulePolicy& policy,
                                  double jitter_fraction, Duration utc_offset);
 
@@ -39,7 +41,8 @@ TimePoint next_due_after_failure(TimePoint finished, int consecutive_failures,
                                  const SchedulePolicy& policy, Duration utc_offset);
 
 // When a profile that has never rotated is first due: now + jitter_fraction * jitter, in the
-// window. Its key's age is unknown (Keystone records no creation time), so it is rotated soon.
+// window (spread over it as above). Its key's age is unknown (Keystone records no creation time),
+// so it is rotated soon.
 TimePoint first_due(TimePoint now, const SchedulePolicy& policy, double jitter_fraction,
                     Duration utc_offset);
 

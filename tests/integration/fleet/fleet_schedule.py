@@ -54,17 +54,29 @@ def fit_window(t, win):
     return t + wait
 
 
+def spread_in_window(t, win, fraction):
+    """src/core/schedule.cpp spread_in_window(): fit_window(), and a time moved to the
+    window's start put `fraction` of the way into it."""
+    fitted = fit_window(t, win)
+    if fitted == t:
+        return t
+    length = (win[1] - win[0]) % DAY
+    return fitted + fraction * length
+
+
 def simulate(args, rng):
     per_minute = collections.Counter()
     horizon = args.days * DAY
     for _ in range(args.hosts):
         t0 = rng.uniform(0, args.install_spread) if args.install_spread else 0.0
-        due = fit_window(t0 + rng.random() * args.jitter, args.window)
+        u = rng.random()
+        due = spread_in_window(t0 + u * args.jitter, args.window, u)
         while due < horizon:
             if due >= args.warmup * DAY:
                 per_minute[int(due // 60)] += 1
             finished = due + args.duration
-            due = fit_window(finished + args.interval + rng.random() * args.jitter, args.window)
+            u = rng.random()
+            due = spread_in_window(finished + args.interval + u * args.jitter, args.window, u)
     return per_minute
 
 

@@ -69,3 +69,22 @@ TEST_CASE("a profile that never rotated is due within its jitter", "[core][sched
   p.window = DailyWindow{2 * 60, 5 * 60};
   CHECK(first_due(midnight + 6h, p, 0.0, 0s) == midnight + 24h + 2h);
 }
+
+TEST_CASE("a due time moved to the window is spread over it by the jitter fraction",
+          "[core][schedule]")
+{
+  // A fleet whose due times fall outside 02:00-05:00 must not all start at 02:00.
+  SchedulePolicy p;
+  p.interval = 24h;
+  p.jitter = 1h;
+  p.window = DailyWindow{2 * 60, 5 * 60};
+  const TimePoint noon = midnight + 12h;
+  CHECK(next_due_after_success(noon, p, 0.0, 0s) == midnight + 24h + 24h + 2h);
+  CHECK(next_due_after_success(noon, p, 0.5, 0s) == midnight + 24h + 24h + 3h + 30min);
+  CHECK(first_due(noon, p, 0.99, 0s) < midnight + 24h + 5h); // still inside the window
+  // A due time already inside the window keeps its place.
+  CHECK(next_due_after_success(midnight + 2h + 30min - 24h, p, 0.5, 0s) == midnight + 3h);
+  // A window across midnight (22:00-01:00, 3 hours).
+  p.window = DailyWindow{22 * 60, 60};
+  CHECK(first_due(noon, p, 0.5, 0s) == midnight + 22h + 90min);
+}
