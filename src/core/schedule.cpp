@@ -48,8 +48,8 @@ TimePoint spread_in_window(TimePoint due, const SchedulePolicy& policy, double f
     return due;
   }
   const TimePoint fitted = fit_window(due, *policy.window, utc_offset);
-  if (fitted == due) {
-    return due;
+  if (fitted == due || policy.jitter <= Duration::zero()) {
+    return fitted; // jitter = 0: no randomness anywhere, as configured
   }
   const auto& w = *policy.window;
   const Duration length =

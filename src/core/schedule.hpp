@@ -29,9 +29,10 @@ TimePoint fit_window(TimePoint t, const DailyWindow& window, Duration utc_offset
 
 // When to rotate after a successful rotation that finished at `finished`:
 // finished + interval + jitter_fraction * jitter, moved into the window. A time moved to the
-// window's start is then put jitter_fraction of the way into the window, so that a fleet whose
-// due times fall outside it spreads over the whole window instead of starting at its first
-// minute together. `jitter_fraction` is a random number in [0, 1) drawn by the caller.
+// window's start is then put jitter_fraction of the way into the window (unless jitter is
+// 0), so that a fleet whose due times fall outside it spreads over the whole window instead of
+// starting at its first minute together. `jitter_fraction` is a random number in [0, 1) drawn by
+// the caller.
 TimePoint next_due_after_success(TimePoint finished, const SchedulePolicy& policy,
                                  double jitter_fraction, Duration utc_offset);
 

@@ -87,4 +87,7 @@ TEST_CASE("a due time moved to the window is spread over it by the jitter fracti
   // A window across midnight (22:00-01:00, 3 hours).
   p.window = DailyWindow{22 * 60, 60};
   CHECK(first_due(noon, p, 0.5, 0s) == midnight + 22h + 90min);
+  // jitter = 0 asks for no randomness: the window's start.
+  p.jitter = 0s;
+  CHECK(first_due(noon, p, 0.5, 0s) == midnight + 22h);
 }
