@@ -168,15 +168,16 @@ public:
   std::size_t running_count() const noexcept { return m_running.size(); }
   std::vector<std::int64_t> running_ids() const;
 
-  // Implementation details shared with the rotation coroutines (engine.cpp).
+  // One rotation in progress (run.hpp), shared with the actions (actions.cpp).
   struct Run;
 
 private:
-  friend Task<void> run_rotation(Engine* engine, std::shared_ptr<Run> run, bool fresh);
-  friend Task<void> acquire_slot(Engine* engine);
-  friend void release_slot(Engine* engine);
-  friend void finish_run(Engine* engine, const std::shared_ptr<Run>& run);
-  friend core::Status persist(Engine* engine, Run& run, const core::Step& proposed);
+  // rotation_run.cpp: one rotation from start to finish.
+  Task<void> run_rotation(std::shared_ptr<Run> run, bool fresh);
+  Task<void> acquire_slot();
+  void release_slot();
+  void finish_run(const std::shared_ptr<Run>& run);
+  core::Status persist(Run& run, const core::Step& proposed);
 
   void start(std::shared_ptr<Run> run, bool fresh);
   void poke_scheduler();
