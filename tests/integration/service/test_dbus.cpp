@@ -561,7 +561,8 @@ TEST_CASE("bash completion offers subcommands, options and the daemon's profile 
     return o.out;
   };
   CHECK(complete("credrotctl ''", 1) ==
-        "status\nrotate\nverify\nhistory\nkeys\nreload\ncheck-config\n");
+        "status\nrotate\nverify\nhistory\nkeys\nreload\ncheck-config\ndiscover\n");
+  CHECK(complete("credrotctl di", 1) == "discover\n");
   CHECK(complete("credrotctl ro", 1) == "rotate\n");
   CHECK(complete("credrotctl rotate ''", 2) == "demo\n");
   CHECK(complete("credrotctl --json history d", 3) == "demo\n");
