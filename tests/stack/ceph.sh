@@ -31,8 +31,24 @@ readonly RGW_KEYSTONE_USER=rgw
 # Each Ceph step's client calls give up after this many seconds.
 readonly CEPH_TIMEOUT=60
 
+# A client's first command can reach the mon before the client has the monmap, with fsid 0,
+# and the mon refuses it unexecuted (mon log "handle_command on fsid 0000... != ...", EPERM;
+# the CLI says "wrong fsid", or "problem getting command descriptions" when it was its first
+# request; seen in CI): such a refusal is retried, anything else is the caller's to judge.
+# stderr is passed on.
 ceph_cli() {
-  timeout "$CEPH_TIMEOUT" /usr/bin/ceph -c "$STACK_DIR/ceph/ceph.conf" --connect-timeout "$CEPH_TIMEOUT" "$@"
+  local err=$STACK_DIR/ceph/run/cli.err attempt rc
+  for attempt in 1 2 3 4 5; do
+    rc=0
+    timeout "$CEPH_TIMEOUT" /usr/bin/ceph -c "$STACK_DIR/ceph/ceph.conf" \
+      --connect-timeout "$CEPH_TIMEOUT" "$@" 2>"$err" || rc=$?
+    cat "$err" >&2
+    if ((rc == 0)) || ! grep -Eq 'wrong fsid|problem getting command descriptions' "$err"; then
+      return "$rc"
+    fi
+    sleep 1
+  done
+  return "$rc"
 }
 
 # Checks the tools before anything starts.
@@ -91,6 +107,12 @@ mon data = $c/mon
 
 [osd.0]
 osd data = $c/osd
+# No mon commands of its own at start-up: ceph_start_osd has put it in the CRUSH map already,
+# and the OSD can send them before it has the monmap, with fsid 0, which the mon refuses
+# ("wrong fsid"; then init fails with "unable to update_crush_device_class" and radosgw never
+# answers, as one CI run showed).
+osd class update on start = false
+osd crush update on start = false
 # Its four listening ports from a window of its own, next to a port picked free (ports.py),
 # rather than from Ceph's shared 6800-7300: two stacks on one machine (parallel test runs)
 # would otherwise hand each other's OSD ports around, and a mon reaching the other cluster's
