@@ -3,6 +3,9 @@
 // load0() and loadConvert()/saveConvert().
 #include "consumers/java_properties.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 namespace credrotd::consumers::java_properties {
 
 namespace {
@@ -10,20 +13,6 @@ namespace {
 bool is_blank(char c)
 {
   return c == ' ' || c == '\t' || c == '\f';
-}
-
-int hex_value(char c)
-{
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 void append_code_point(Content& out, unsigned cp)
@@ -73,16 +62,16 @@ core::Result<Content> unescape(const Source& source, const std::vector<Piece>& p
     }
     const char e = bytes[++i];
     if (e == 'u') {
+      // Exactly four hex digits (from_chars takes no sign or prefix for an unsigned).
       unsigned cp = 0;
-      for (int k = 0; k < 4; ++k) {
-        const int h = i + 1 < bytes.size() ? hex_value(bytes[i + 1]) : -1;
-        if (h < 0) {
-          return text::parse_error(source, offsets[i],
-                                   "malformed \\uXXXX escape: Java refuses the whole file");
-        }
-        cp = cp * 16 + static_cast<unsigned>(h);
-        ++i;
+      const char* first = bytes.data() + i + 1;
+      const char* last = first + std::min<std::size_t>(4, bytes.size() - i - 1);
+      const auto [end, ec] = std::from_chars(first, last, cp, 16);
+      if (ec != std::errc() || end != first + 4) {
+        return text::parse_error(source, offsets[i],
+                                 "malformed \\uXXXX escape: Java refuses the whole file");
       }
+      i += 4;
       append_code_point(out, cp);
     } else if (e == 't') {
       out += '\t';

@@ -82,6 +82,20 @@ TEST_CASE("java properties: keys, escapes, continuations and comments as Java re
         "https\\://A\\=@h\\:443=S\\=/+ x");
 }
 
+TEST_CASE("java properties: a \\u escape is exactly four hex digits, as Java requires",
+          "[consumers][cyberduck]")
+{
+  const auto e_acute = java_properties::parse({"/p", "k=caf\\u00e9\\u00E9\n"});
+  REQUIRE(e_acute);
+  CHECK(str(e_acute->entries[0].value) == "caf\u00e9\u00e9");
+  for (const char* in : {"k=\\u-041\n", "k=\\u+041\n", "k=\\u00\n", "k=\\u00", "k=\\u0x41\n"}) {
+    INFO(in);
+    const auto bad = java_properties::parse({"/p", in});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().message.find("malformed \\uXXXX escape") != std::string::npos);
+  }
+}
+
 TEST_CASE("cyberduck: the login is found as UnsecureHostPasswordStore looks it up",
           "[consumers][cyberduck]")
 {
