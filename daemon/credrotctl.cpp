@@ -6,10 +6,10 @@
 // `rotate --wait` follows the signals.
 #include "config/clouds.hpp"
 #include "credrotd_manager1_proxy.h" // generated from io.github.credrotd.Manager1.xml
+#include "dbus/api.hpp"
 #include "discover/paths.hpp"
 #include "discover/proposal.hpp"
 #include "discover/report.hpp"
-#include "service/dbus/api.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -35,7 +35,7 @@
 
 namespace {
 
-namespace api = credrotd::service::dbus;
+namespace api = credrotd::dbus;
 namespace json = boost::json;
 using Dict = std::map<std::string, sdbus::Variant>;
 using std::chrono::steady_clock;

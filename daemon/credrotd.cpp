@@ -5,14 +5,14 @@
 #include "config/duration.hpp"
 #include "config/environment.hpp"
 #include "consumers/consumer.hpp"
+#include "dbus/bus.hpp"
+#include "dbus/manager.hpp"
 #include "engine/engine.hpp"
-#include "service/bus.hpp"
-#include "service/dbus/manager.hpp"
-#include "service/journal_observer.hpp"
-#include "service/log.hpp"
-#include "service/notify.hpp"
-#include "service/units.hpp"
 #include "store/store.hpp"
+#include "systemd/journal_observer.hpp"
+#include "systemd/log.hpp"
+#include "systemd/notify.hpp"
+#include "systemd/units.hpp"
 #include "wiring/consumers_port.hpp"
 #include "wiring/metrics_writer.hpp"
 #include "wiring/profiles.hpp"
@@ -91,7 +91,7 @@ core::TimePoint now()
 }
 
 core::Result<Loaded> load(const Options& options, const config::HostEnvironment& env,
-                          const service::Logger& logger)
+                          const systemd::Logger& logger)
 {
   const auto mode = options.user ? config::RunMode::user : config::RunMode::system;
   config::ConfigPaths paths = config::default_config_paths(env, mode);
@@ -119,9 +119,9 @@ core::Result<Loaded> load(const Options& options, const config::HostEnvironment&
   return out;
 }
 
-int report_config_error(const service::Logger& logger, const core::Error& error)
+int report_config_error(const systemd::Logger& logger, const core::Error& error)
 {
-  logger.log(LOG_ERR, service::MessageKind::config_error, {}, error.message);
+  logger.log(LOG_ERR, systemd::MessageKind::config_error, {}, error.message);
   return error.code == core::Errc::io ? exit_io : exit_config;
 }
 
@@ -150,7 +150,7 @@ core::Result<int> lock_state_dir(const std::string& dir)
 }
 
 int check_config(const Options& options, const config::HostEnvironment& env,
-                 const service::Logger& logger)
+                 const systemd::Logger& logger)
 {
   auto loaded = load(options, env, logger);
   if (!loaded) {
@@ -187,7 +187,7 @@ int check_config(const Options& options, const config::HostEnvironment& env,
 // --dry-run: what a rotation of each profile would do, from the configuration, the state and
 // the consumer files. Changes nothing and contacts nothing.
 int dry_run(const Options& options, const config::HostEnvironment& env,
-            const service::Logger& logger)
+            const systemd::Logger& logger)
 {
   auto loaded = load(options, env, logger);
   if (!loaded) {
@@ -267,7 +267,7 @@ int dry_run(const Options& options, const config::HostEnvironment& env,
               << profile.s3_endpoint << ", ";
     const auto adapter = wiring::ConsumersAdapter({}, profile.consumers, nullptr);
     for (const auto& a : adapter.unit_actions()) {
-      std::cout << service::to_string(a.verb) << " " << a.unit << ", ";
+      std::cout << systemd::to_string(a.verb) << " " << a.unit << ", ";
     }
     std::cout << "wait " << config::format_duration(profile.grace) << ", then delete the old key\n";
     if (state) {
@@ -295,7 +295,7 @@ private:
 // Everything the long-running modes share.
 class Daemon {
 public:
-  Daemon(Options options, config::HostEnvironment env, service::Logger& logger)
+  Daemon(Options options, config::HostEnvironment env, systemd::Logger& logger)
       : m_options(std::move(options)), m_env(std::move(env)), m_logger(logger), m_journal(logger),
         m_notifier(m_io.get_executor()), m_signals(m_io, SIGTERM, SIGINT, SIGHUP)
   {}
@@ -319,44 +319,44 @@ private:
 
   Options m_options;
   config::HostEnvironment m_env;
-  service::Logger& m_logger;
+  systemd::Logger& m_logger;
   asio::io_context m_io;
-  service::JournalObserver m_journal;
-  service::FanOutObserver m_observers;
+  systemd::JournalObserver m_journal;
+  systemd::FanOutObserver m_observers;
   StatusObserver m_status{[this] { update_status(); }};
-  service::Notifier m_notifier;
+  systemd::Notifier m_notifier;
   asio::signal_set m_signals;
   int m_lock_fd = -1;
   std::optional<store::Store> m_store;
   std::unique_ptr<sdbus::IConnection> m_bus;
-  std::unique_ptr<service::BusBridge> m_bridge;
-  std::unique_ptr<service::SystemdUnits> m_units;
+  std::unique_ptr<dbus::BusBridge> m_bridge;
+  std::unique_ptr<systemd::SystemdUnits> m_units;
   std::unique_ptr<engine::Engine> m_engine;
   std::unique_ptr<wiring::ProfileFactory> m_factory;
   std::unique_ptr<wiring::MetricsWriter> m_metrics;
   std::string m_state_dir;
-  std::unique_ptr<service::dbus::Manager> m_api; // before the bus and engine go
+  std::unique_ptr<dbus::Manager> m_api; // before the bus and engine go
   int m_exit = exit_ok;
 };
 
 void Daemon::open_bus()
 {
-  const auto kind = m_options.user ? service::BusKind::session : service::BusKind::system;
-  auto bus = service::open_bus(kind);
+  const auto kind = m_options.user ? dbus::BusKind::session : dbus::BusKind::system;
+  auto bus = dbus::open_bus(kind);
   if (!bus) {
     m_logger.warning("no D-Bus connection (" + bus.error().message +
                      "): units cannot be reloaded and the D-Bus API is off");
     return;
   }
   m_bus = std::move(*bus);
-  m_bridge = std::make_unique<service::BusBridge>(m_io.get_executor(), *m_bus);
+  m_bridge = std::make_unique<dbus::BusBridge>(m_io.get_executor(), *m_bus);
   m_bridge->on_failure([this](const core::Error& error) {
     m_logger.error("lost the D-Bus connection: " + error.message + "; stopping");
     m_engine->stop();
     m_io.stop();
   });
   m_bridge->start();
-  auto units = service::SystemdUnits::create(*m_bridge);
+  auto units = systemd::SystemdUnits::create(*m_bridge);
   if (!units) {
     m_logger.warning("cannot watch systemd jobs: " + units.error().message);
   } else {
@@ -368,27 +368,26 @@ void Daemon::open_bus()
 // the name finds the object. Losing the name race (or a policy refusal) stops the daemon.
 void Daemon::start_api()
 {
-  m_api = std::make_unique<service::dbus::Manager>(
+  m_api = std::make_unique<dbus::Manager>(
       *m_bridge, *m_engine, *m_store, m_logger, [this] { return reload(); },
-      service::dbus::ManagerOptions{m_options.user ? service::dbus::BusMode::user
-                                                   : service::dbus::BusMode::system,
-                                    CREDROTD_VERSION});
+      dbus::ManagerOptions{m_options.user ? dbus::BusMode::user : dbus::BusMode::system,
+                           CREDROTD_VERSION});
   m_observers.add(m_api->observer());
-  asio::co_spawn(
-      m_io, service::request_name(*m_bridge, service::dbus::k_bus_name, std::chrono::seconds(25)),
-      [this](std::exception_ptr e, core::Status named) {
-        if (!e && named) {
-          m_logger.info(std::string("D-Bus name ") + service::dbus::k_bus_name + " acquired");
-          announce_ready();
-          return;
-        }
-        m_logger.error(std::string("cannot own the D-Bus name ") + service::dbus::k_bus_name +
-                       ": " + (e ? std::string("internal error") : named.error().describe()));
-        m_exit = exit_unavailable;
-        m_engine->stop();
-        m_bridge->stop();
-        m_io.stop();
-      });
+  asio::co_spawn(m_io, dbus::request_name(*m_bridge, dbus::k_bus_name, std::chrono::seconds(25)),
+                 [this](std::exception_ptr e, core::Status named) {
+                   if (!e && named) {
+                     m_logger.info(std::string("D-Bus name ") + dbus::k_bus_name + " acquired");
+                     announce_ready();
+                     return;
+                   }
+                   m_logger.error(std::string("cannot own the D-Bus name ") + dbus::k_bus_name +
+                                  ": " +
+                                  (e ? std::string("internal error") : named.error().describe()));
+                   m_exit = exit_unavailable;
+                   m_engine->stop();
+                   m_bridge->stop();
+                   m_io.stop();
+                 });
 }
 
 core::Status Daemon::apply_config(Loaded loaded)
@@ -498,11 +497,11 @@ core::Status Daemon::reload()
     result = applied.error();
   }
   if (result) {
-    m_logger.log(LOG_NOTICE, service::MessageKind::daemon_reloaded, {},
+    m_logger.log(LOG_NOTICE, systemd::MessageKind::daemon_reloaded, {},
                  "configuration reloaded: " + std::to_string(m_engine->profile_names().size()) +
                      " profile(s)");
   } else {
-    m_logger.log(LOG_ERR, service::MessageKind::config_error, {},
+    m_logger.log(LOG_ERR, systemd::MessageKind::config_error, {},
                  "reload failed, keeping the previous configuration: " + result.error().message);
   }
   m_notifier.ready("reloaded");
@@ -656,7 +655,7 @@ int Daemon::run()
 void Daemon::announce_ready()
 {
   m_logger.log(
-      LOG_NOTICE, service::MessageKind::daemon_ready, {},
+      LOG_NOTICE, systemd::MessageKind::daemon_ready, {},
       "credrotd " CREDROTD_VERSION " ready: " + std::to_string(m_engine->profile_names().size()) +
           " profile(s), state in " + m_state_dir);
   m_notifier.ready("ready");
@@ -711,7 +710,7 @@ int main(int argc, char** argv)
     return exit_usage;
   }
 
-  service::Logger logger(service::detect_sink());
+  systemd::Logger logger(systemd::detect_sink());
   auto env = config::current_host_environment();
   try {
     if (options.check_config) {

@@ -3,7 +3,7 @@
 #include "wiring/consumers_port.hpp"
 
 #include "consumers/consumer.hpp"
-#include "service/command.hpp"
+#include "systemd/command.hpp"
 
 #include <algorithm>
 
@@ -11,26 +11,26 @@ namespace credrotd::wiring {
 
 namespace {
 
-service::UnitVerb to_verb(core::ReloadAction action)
+systemd::UnitVerb to_verb(core::ReloadAction action)
 {
   switch (action) {
   case core::ReloadAction::reload:
-    return service::UnitVerb::reload;
+    return systemd::UnitVerb::reload;
   case core::ReloadAction::restart:
-    return service::UnitVerb::restart;
+    return systemd::UnitVerb::restart;
   case core::ReloadAction::try_restart:
-    return service::UnitVerb::try_restart;
+    return systemd::UnitVerb::try_restart;
   case core::ReloadAction::reload_or_restart:
-    return service::UnitVerb::reload_or_restart;
+    return systemd::UnitVerb::reload_or_restart;
   }
-  return service::UnitVerb::reload_or_restart;
+  return systemd::UnitVerb::reload_or_restart;
 }
 
 } // namespace
 
 ConsumersAdapter::ConsumersAdapter(boost::asio::any_io_executor executor,
                                    std::vector<core::Consumer> consumers,
-                                   service::SystemdUnits* units,
+                                   systemd::SystemdUnits* units,
                                    std::chrono::milliseconds unit_timeout)
     : m_executor(std::move(executor)), m_consumers(std::move(consumers)), m_units(units),
       m_unit_timeout(unit_timeout)
@@ -68,24 +68,24 @@ engine::Task<core::Status> ConsumersAdapter::check(std::size_t index, engine::Re
   if (c.check.empty()) {
     co_return core::Status{};
   }
-  service::CommandSpec spec;
+  systemd::CommandSpec spec;
   spec.argv = c.check;
   spec.user = c.user;
   spec.timeout = c.check_timeout;
   spec.label = "check";
   spec.redact = std::move(redact);
-  co_return co_await service::run_command(m_executor, std::move(spec));
+  co_return co_await systemd::run_command(m_executor, std::move(spec));
 }
 
-std::vector<service::UnitAction> ConsumersAdapter::unit_actions() const
+std::vector<systemd::UnitAction> ConsumersAdapter::unit_actions() const
 {
-  std::vector<service::UnitAction> actions;
+  std::vector<systemd::UnitAction> actions;
   for (const auto& c : m_consumers) {
     for (const auto& unit : c.reload) {
       actions.push_back({unit, to_verb(c.reload_action)});
     }
   }
-  return service::merge_unit_actions(std::move(actions));
+  return systemd::merge_unit_actions(std::move(actions));
 }
 
 engine::Task<core::Status> ConsumersAdapter::reload(engine::Redactions redact)
@@ -96,17 +96,17 @@ engine::Task<core::Status> ConsumersAdapter::reload(engine::Redactions redact)
       co_return core::make_error(core::Errc::config, "cannot reload " + actions.front().unit +
                                                          ": no connection to systemd's D-Bus API");
     }
-    CREDROTD_CO_TRY(co_await service::act_on_units(*m_units, std::move(actions), m_unit_timeout));
+    CREDROTD_CO_TRY(co_await systemd::act_on_units(*m_units, std::move(actions), m_unit_timeout));
   }
   for (const auto& c : m_consumers) {
     for (const auto& argv : c.run) {
-      service::CommandSpec spec;
+      systemd::CommandSpec spec;
       spec.argv = argv;
       spec.user = c.user;
       spec.timeout = c.run_timeout;
       spec.label = "reload command";
       spec.redact = redact;
-      CREDROTD_CO_TRY(co_await service::run_command(m_executor, std::move(spec)));
+      CREDROTD_CO_TRY(co_await systemd::run_command(m_executor, std::move(spec)));
     }
   }
   co_return core::Status{};

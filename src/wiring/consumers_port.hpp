@@ -5,7 +5,7 @@
 #include "consumers/spec.hpp"
 #include "core/config.hpp"
 #include "engine/ports.hpp"
-#include "service/units.hpp"
+#include "systemd/units.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -20,7 +20,7 @@ namespace credrotd::wiring {
 class ConsumersAdapter final : public engine::ConsumersPort {
 public:
   ConsumersAdapter(boost::asio::any_io_executor executor, std::vector<core::Consumer> consumers,
-                   service::SystemdUnits* units,
+                   systemd::SystemdUnits* units,
                    std::chrono::milliseconds unit_timeout = std::chrono::minutes(2));
 
   std::size_t count() const override { return m_consumers.size(); }
@@ -34,13 +34,13 @@ public:
   bool runs_programs() const override;
 
   // Each unit of every consumer once, with the strongest action asked for it.
-  std::vector<service::UnitAction> unit_actions() const;
+  std::vector<systemd::UnitAction> unit_actions() const;
 
 private:
   boost::asio::any_io_executor m_executor;
   std::vector<core::Consumer> m_consumers;
   std::vector<consumers::ConsumerSpec> m_specs;
-  service::SystemdUnits* m_units;
+  systemd::SystemdUnits* m_units;
   std::chrono::milliseconds m_unit_timeout;
 };
 

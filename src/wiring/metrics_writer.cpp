@@ -3,7 +3,7 @@
 #include "wiring/metrics_writer.hpp"
 
 #include "consumers/writer.hpp"
-#include "service/metrics.hpp"
+#include "wiring/metrics.hpp"
 
 namespace credrotd::wiring {
 
@@ -17,7 +17,7 @@ void MetricsWriter::write()
     m_logger.warning("metrics not written: " + statuses.error().describe());
     return;
   }
-  const std::string text = service::render_metrics(
+  const std::string text = wiring::render_metrics(
       *statuses, std::chrono::time_point_cast<std::chrono::milliseconds>(core::Clock::now()));
   // Same writer as the consumer files: temp file in the directory, fsync, rename; the
   // collector never reads a half-written file.

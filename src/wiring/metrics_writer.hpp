@@ -3,7 +3,7 @@
 #pragma once
 
 #include "engine/engine.hpp"
-#include "service/log.hpp"
+#include "systemd/log.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -17,7 +17,7 @@ namespace credrotd::wiring {
 // whenever the state changes. Write failures are logged, never fatal.
 class MetricsWriter final : public engine::Observer {
 public:
-  MetricsWriter(std::string path, const engine::Engine& engine, const service::Logger& logger)
+  MetricsWriter(std::string path, const engine::Engine& engine, const systemd::Logger& logger)
       : m_path(std::move(path)), m_engine(engine), m_logger(logger)
   {}
 
@@ -35,7 +35,7 @@ public:
 private:
   std::string m_path;
   const engine::Engine& m_engine;
-  const service::Logger& m_logger;
+  const systemd::Logger& m_logger;
   std::unique_ptr<boost::asio::steady_timer> m_timer;
   std::chrono::seconds m_period{0};
 

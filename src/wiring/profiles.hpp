@@ -7,7 +7,7 @@
 #include "engine/engine.hpp"
 #include "keystone/token_cache.hpp"
 #include "net/http_client.hpp"
-#include "service/units.hpp"
+#include "systemd/units.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -20,7 +20,7 @@ namespace credrotd::wiring {
 
 struct FactoryContext {
   boost::asio::any_io_executor executor;
-  service::SystemdUnits* units = nullptr; // null: no bus, unit reloads fail with Errc::config
+  systemd::SystemdUnits* units = nullptr; // null: no bus, unit reloads fail with Errc::config
   net::LogSink log;                       // warnings of the HTTP clients (insecure TLS, ...)
 };
 

@@ -5,8 +5,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 catalog=$root/systemd/credrotd.catalog
-mapfile -t ids < <(grep -oE '"[0-9a-f]{32}"' "$root/src/service/log.cpp" | tr -d '"' | sort -u)
-[[ ${#ids[@]} -gt 0 ]] || { echo "no MESSAGE_IDs found in src/service/log.cpp" >&2; exit 1; }
+mapfile -t ids < <(grep -oE '"[0-9a-f]{32}"' "$root/src/systemd/log.cpp" | tr -d '"' | sort -u)
+[[ ${#ids[@]} -gt 0 ]] || { echo "no MESSAGE_IDs found in src/systemd/log.cpp" >&2; exit 1; }
 missing=0
 for id in "${ids[@]}"; do
   if ! grep -qx -- "-- $id" "$catalog"; then

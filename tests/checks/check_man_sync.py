@@ -5,9 +5,9 @@
 credrotd(8): every option `credrotd --help` prints is in OPTIONS with the same description
 and in SYNOPSIS, and OPTIONS has no other option; EXIT STATUS lists exactly the values of the
 Exit enum of daemon/credrotd.cpp; every MESSAGE_ID and CREDROTD_* field of
-src/service/log.cpp is in LOGGING.
+src/systemd/log.cpp is in LOGGING.
 Its D-BUS API section names every method, signal and property of the interface XML, every key
-of the dictionaries src/service/dbus/manager.cpp sends, and every error name.
+of the dictionaries src/dbus/manager.cpp sends, and every error name.
 credrotd.toml(5): each key table of src/config/config_file.cpp (k_daemon_keys,
 k_setting_keys, k_auth_keys, k_consumer_keys) matches the keys described in its section, and
 every choice the loader accepts (k_*_names) is named in the page.
@@ -180,11 +180,11 @@ def check_credrotd(root, man_dir, binary):
     listed = re.findall(r"(?m)^ {7}(\d+)\s", text["EXIT STATUS"])
     compare("credrotd.8 EXIT STATUS vs enum Exit", exit_enum(root / "daemon/credrotd.cpp"), listed)
 
-    log = (root / "src/service/log.cpp").read_text()
+    log = (root / "src/systemd/log.cpp").read_text()
     ids = set(re.findall(r'"([0-9a-f]{32})"', log))
     fields = set(re.findall(r'"(CREDROTD_[A-Z_]+)="', log))
     if not ids or not fields:
-        problem("src/service/log.cpp: no MESSAGE_ID or CREDROTD_* field found")
+        problem("src/systemd/log.cpp: no MESSAGE_ID or CREDROTD_* field found")
     for item in sorted(ids | fields):
         if item not in text["LOGGING"]:
             problem(f"credrotd.8 LOGGING: no {item}")
@@ -194,10 +194,10 @@ def check_credrotd(root, man_dir, binary):
         problem("credrotd.8: no D-BUS API section")
         return len(helped), len(ids), 0
     dbus = text["D-BUS API"]
-    xml = (root / "src/service/dbus/io.github.credrotd.Manager1.xml").read_text()
+    xml = (root / "src/dbus/io.github.credrotd.Manager1.xml").read_text()
     members = re.findall(r'<(?:method|signal|property) name="(\w+)"', xml)
-    keys = re.findall(r'\bd\["(\w+)"\]', (root / "src/service/dbus/manager.cpp").read_text())
-    codes = re.search(r"k_codes = \{(.*?)\};", (root / "src/service/dbus/api.cpp").read_text(),
+    keys = re.findall(r'\bd\["(\w+)"\]', (root / "src/dbus/manager.cpp").read_text())
+    codes = re.search(r"k_codes = \{(.*?)\};", (root / "src/dbus/api.cpp").read_text(),
                       re.S)
     errors = ["AccessDenied"]
     if codes:

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Prints render_metrics() of a profile with every field set (a running and a finished
 // rotation), so that check_monitoring.py knows every series the daemon can write.
-#include "service/metrics.hpp"
+#include "wiring/metrics.hpp"
 
 #include <iostream>
 
@@ -29,6 +29,6 @@ int main()
   last.outcome = core::Outcome::succeeded;
   last.finished_at = now - 1h;
   p.last = last;
-  std::cout << service::render_metrics({p}, now);
+  std::cout << wiring::render_metrics({p}, now);
   return 0;
 }

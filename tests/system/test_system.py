@@ -538,7 +538,7 @@ def scenario_credentials(workdir):
 
 # --- e. journald: structured fields, the catalog, no secret anywhere ---
 
-# MESSAGE_ID of each event kind (systemd/credrotd.catalog, src/service/log.cpp) and the
+# MESSAGE_ID of each event kind (systemd/credrotd.catalog, src/systemd/log.cpp) and the
 # CREDROTD_* fields its entries carry.
 KINDS = {
     "rotation_started": ("3c15719645044dbeb540056719e6565f", ("PROFILE", "ROTATION", "PHASE")),
