@@ -225,7 +225,7 @@ cat >"$bus/bus.conf" <<EOF
 <busconfig>
   <type>system</type>
   <listen>unix:path=$bus/socket</listen>
-  <include>$root/tests/integration/service/system-bus-default-policy.conf</include>
+  <include>$root/tests/integration/dbus/system-bus-default-policy.conf</include>
   <include>/usr/share/dbus-1/system.d/io.github.credrotd.conf</include>
 </busconfig>
 EOF

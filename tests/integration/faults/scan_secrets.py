@@ -9,7 +9,7 @@ Runs as the cleanup of the ctest fixture `secret_scan`, which every integration 
 requires, so after all of them. Its inputs:
 - SCAN_DIR/*.secrets, *.outputs: what each test process learnt and captured (the Python ones
   through tests/integration/engine/testlib.py at exit, the D-Bus tests through
-  tests/integration/service/dbus_rig.cpp): the passwords of its Keystone users, the keys it
+  tests/integration/dbus/dbus_rig.cpp): the passwords of its Keystone users, the keys it
   made and read, the keys its consumer files held, every EC2 secret that crossed a faults
   proxy (including keys credrotd made and deleted unseen), and the stdout/stderr of every
   credrotd, client and daemon run it made;

@@ -212,7 +212,7 @@ void Rig::start_bus()
   <!-- Debian's system.conf default policy: deny by default -->
   <include>)" +
       std::string(CREDROTD_SOURCE_DIR) +
-      R"(/tests/integration/service/system-bus-default-policy.conf</include>
+      R"(/tests/integration/dbus/system-bus-default-policy.conf</include>
   <!-- credrotd's policy, as installed in /usr/share/dbus-1/system.d -->
   <include>)" +
       std::string(CREDROTD_SOURCE_DIR) +
