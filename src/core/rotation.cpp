@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The rotation protocol's transitions; see rotation.hpp and docs/DESIGN.md.
+// The rotation protocol's transitions, step() and action_for(); the names and the rules they
+// share with the engine are in rotation_rules.cpp. See rotation.hpp and docs/DESIGN.md.
 #include "core/rotation.hpp"
 
-#include "core/state.hpp"
+#include "core/text.hpp"
+
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <array>
@@ -11,51 +14,6 @@
 namespace credrotd::core {
 
 namespace {
-
-constexpr std::array k_phase_names{
-    std::pair{Phase::create, std::string_view("create")},
-    std::pair{Phase::write, std::string_view("write")},
-    std::pair{Phase::verify, std::string_view("verify")},
-    std::pair{Phase::reload, std::string_view("reload")},
-    std::pair{Phase::grace, std::string_view("grace")},
-    std::pair{Phase::retire, std::string_view("retire")},
-    std::pair{Phase::done, std::string_view("done")},
-    std::pair{Phase::rollback_write, std::string_view("rollback_write")},
-    std::pair{Phase::rollback_reload, std::string_view("rollback_reload")},
-    std::pair{Phase::rollback_delete, std::string_view("rollback_delete")},
-    std::pair{Phase::rolled_back, std::string_view("rolled_back")},
-    std::pair{Phase::failed, std::string_view("failed")},
-};
-
-constexpr std::array k_outcome_names{
-    std::pair{Outcome::running, std::string_view("running")},
-    std::pair{Outcome::succeeded, std::string_view("succeeded")},
-    std::pair{Outcome::rolled_back, std::string_view("rolled_back")},
-    std::pair{Outcome::failed, std::string_view("failed")},
-};
-
-template <class E, std::size_t N>
-std::string_view name_of(const std::array<std::pair<E, std::string_view>, N>& names, E value)
-{
-  for (const auto& [v, name] : names) {
-    if (v == value) {
-      return name;
-    }
-  }
-  return "unknown";
-}
-
-template <class E, std::size_t N>
-std::optional<E> value_of(const std::array<std::pair<E, std::string_view>, N>& names,
-                          std::string_view name)
-{
-  for (const auto& [v, n] : names) {
-    if (n == name) {
-      return v;
-    }
-  }
-  return std::nullopt;
-}
 
 // Small helpers that keep each transition one line long.
 struct Machine {
@@ -71,6 +29,13 @@ struct Machine {
     s.phase_since = now;
     s.attempts = 0;
     s.retry_at.reset();
+  }
+
+  // The phase's action once more (its retry_at has passed).
+  void again(Action action)
+  {
+    s.retry_at.reset();
+    actions.push_back(std::move(action));
   }
 
   void finish(Phase phase, Outcome outcome)
@@ -172,15 +137,6 @@ bool id_unknown(const Rotation& r)
   return r.method == CreateMethod::os_ec2 && !r.new_access;
 }
 
-std::string joined(const std::vector<std::string>& items)
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : ", ") + item;
-  }
-  return out;
-}
-
 // Keys appeared while an OS-EC2 create of unknown outcome was in flight. Another host sharing
 // the user (or a person) may have made any of them at the same time: none can be proven ours,
 // so none is adopted or deleted. They are recorded for the operator and the rotation ends
@@ -188,7 +144,8 @@ std::string joined(const std::vector<std::string>& items)
 void record_candidates(Machine& m, const std::vector<std::string>& keys)
 {
   m.s.candidates = keys;
-  m.s.note = "an OS-EC2 create of unknown outcome; keys that appeared meanwhile (" + joined(keys) +
+  m.s.note = "an OS-EC2 create of unknown outcome; keys that appeared meanwhile (" +
+             join(keys, ", ") +
              ") may be ours or another host's: none adopted or deleted, check them with "
              "credrotctl keys";
   m.finish(Phase::failed, Outcome::failed);
@@ -197,13 +154,9 @@ void record_candidates(Machine& m, const std::vector<std::string>& keys)
 void on_create(Machine& m, const Event& event)
 {
   if (std::holds_alternative<Started>(event) || std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
     // A resumed OS-EC2 create may have been sent before the crash: look before creating.
-    if (id_unknown(m.s) && std::holds_alternative<TimerFired>(event)) {
-      m.actions.emplace_back(FindNewKeys{});
-    } else {
-      m.actions.emplace_back(CreateKey{});
-    }
+    const bool look = id_unknown(m.s) && std::holds_alternative<TimerFired>(event);
+    m.again(look ? Action(FindNewKeys{}) : Action(CreateKey{}));
   } else if (const auto* created = std::get_if<Created>(&event)) {
     if (m.s.method == CreateMethod::os_ec2 || !m.s.new_access) {
       m.s.new_access = created->access;
@@ -256,8 +209,7 @@ void on_create(Machine& m, const Event& event)
 void on_write(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    m.actions.emplace_back(WriteConsumers{});
+    m.again(WriteConsumers{});
   } else if (std::holds_alternative<Written>(event)) {
     m.enter(Phase::verify);
     m.s.verify_deadline = m.now + m.policy.verify_timeout;
@@ -272,8 +224,7 @@ void on_write(Machine& m, const Event& event)
 void on_verify(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    m.actions.emplace_back(VerifyKey{});
+    m.again(VerifyKey{});
     return;
   }
   const auto* verified = std::get_if<Verified>(&event);
@@ -301,20 +252,16 @@ void on_verify(Machine& m, const Event& event)
   // leave the new key in Keystone (it is managed and retired by the next rotation).
   const bool key_is_bad =
       verified->result == VerifyResult::rejected || verified->result == VerifyResult::check_failed;
-  Error final_error = error;
-  final_error.message =
-      "new key not verified within " +
-      std::to_string(
-          std::chrono::duration_cast<std::chrono::seconds>(m.policy.verify_timeout).count()) +
-      " s: " + error.message;
-  m.roll_back(final_error, !key_is_bad);
+  const auto timeout = std::chrono::duration_cast<std::chrono::seconds>(m.policy.verify_timeout);
+  m.roll_back({error.code,
+               fmt::format("new key not verified within {} s: {}", timeout.count(), error.message)},
+              !key_is_bad);
 }
 
 void on_reload(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    m.actions.emplace_back(ReloadConsumers{});
+    m.again(ReloadConsumers{});
   } else if (std::holds_alternative<Reloaded>(event)) {
     m.enter(Phase::grace);
     m.s.grace_until = m.now + m.policy.grace;
@@ -351,8 +298,7 @@ void on_grace(Machine& m, const Event& event)
 void on_retire(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    m.actions.emplace_back(RetireOldKeys{});
+    m.again(RetireOldKeys{});
   } else if (const auto* retired = std::get_if<Retired>(&event)) {
     m.s.note = retired->note;
     m.finish(Phase::done, Outcome::succeeded);
@@ -377,8 +323,7 @@ void on_retire(Machine& m, const Event& event)
 void on_rollback_write(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    m.actions.emplace_back(RestoreConsumers{});
+    m.again(RestoreConsumers{});
   } else if (std::holds_alternative<Restored>(event)) {
     m.enter(Phase::rollback_reload);
     m.actions.emplace_back(ReloadConsumers{});
@@ -401,8 +346,7 @@ void on_rollback_write(Machine& m, const Event& event)
 void on_rollback_reload(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    m.actions.emplace_back(ReloadConsumers{});
+    m.again(ReloadConsumers{});
     return;
   }
   if (const auto* failed = std::get_if<ReloadFailed>(&event)) {
@@ -422,12 +366,7 @@ void on_rollback_reload(Machine& m, const Event& event)
 void on_rollback_delete(Machine& m, const Event& event)
 {
   if (std::holds_alternative<TimerFired>(event)) {
-    m.s.retry_at.reset();
-    if (id_unknown(m.s)) {
-      m.actions.emplace_back(FindNewKeys{});
-    } else {
-      m.actions.emplace_back(DeleteNewKey{});
-    }
+    m.again(id_unknown(m.s) ? Action(FindNewKeys{}) : Action(DeleteNewKey{}));
   } else if (const auto* appeared = std::get_if<KeysAppeared>(&event)) {
     if (!id_unknown(m.s)) {
       m.unexpected(event_name(event));
@@ -460,75 +399,6 @@ void on_rollback_delete(Machine& m, const Event& event)
 }
 
 } // namespace
-
-std::string_view to_string(Phase phase) noexcept
-{
-  return name_of(k_phase_names, phase);
-}
-
-std::optional<Phase> phase_from_string(std::string_view name) noexcept
-{
-  return value_of(k_phase_names, name);
-}
-
-bool is_final(Phase phase) noexcept
-{
-  return phase == Phase::done || phase == Phase::rolled_back || phase == Phase::failed;
-}
-
-std::string_view to_string(Outcome outcome) noexcept
-{
-  return name_of(k_outcome_names, outcome);
-}
-
-std::optional<Outcome> outcome_from_string(std::string_view name) noexcept
-{
-  return value_of(k_outcome_names, name);
-}
-
-std::string_view to_string(CreateMethod method) noexcept
-{
-  return method == CreateMethod::credentials ? "credentials" : "os_ec2";
-}
-
-std::optional<CreateMethod> create_method_from_string(std::string_view name) noexcept
-{
-  if (name == "credentials") {
-    return CreateMethod::credentials;
-  }
-  if (name == "os_ec2") {
-    return CreateMethod::os_ec2;
-  }
-  return std::nullopt;
-}
-
-std::string_view to_string(VerifyResult result) noexcept
-{
-  switch (result) {
-  case VerifyResult::accepted:
-    return "accepted";
-  case VerifyResult::rejected:
-    return "rejected";
-  case VerifyResult::check_failed:
-    return "check_failed";
-  case VerifyResult::unavailable:
-    return "unavailable";
-  case VerifyResult::tls:
-    return "tls";
-  case VerifyResult::clock_skew:
-    return "clock_skew";
-  }
-  return "unknown";
-}
-
-Duration verify_backoff(int attempt, Duration cap) noexcept
-{
-  Duration wait = std::chrono::seconds(1);
-  for (int i = 1; i < attempt && wait < cap; ++i) {
-    wait *= 2;
-  }
-  return std::min(wait, cap);
-}
 
 Action action_for(const Rotation& r, TimePoint now)
 {
@@ -568,128 +438,6 @@ Action action_for(const Rotation& r, TimePoint now)
     return Finish{};
   }
   return Finish{};
-}
-
-std::string_view to_string(KeyState state) noexcept
-{
-  switch (state) {
-  case KeyState::pending:
-    return "pending";
-  case KeyState::current:
-    return "current";
-  case KeyState::previous:
-    return "previous";
-  case KeyState::retired:
-    return "retired";
-  }
-  return "unknown";
-}
-
-std::optional<KeyState> key_state_from_string(std::string_view name) noexcept
-{
-  for (const auto s :
-       {KeyState::pending, KeyState::current, KeyState::previous, KeyState::retired}) {
-    if (to_string(s) == name) {
-      return s;
-    }
-  }
-  return std::nullopt;
-}
-
-std::string_view to_string(KeyOrigin origin) noexcept
-{
-  return origin == KeyOrigin::created ? "created" : "adopted";
-}
-
-std::optional<KeyOrigin> key_origin_from_string(std::string_view name) noexcept
-{
-  if (name == "created") {
-    return KeyOrigin::created;
-  }
-  if (name == "adopted") {
-    return KeyOrigin::adopted;
-  }
-  return std::nullopt;
-}
-
-std::vector<KeyChange> key_changes(const Rotation& before, const Rotation& after)
-{
-  std::vector<KeyChange> changes;
-  if (before.new_access && !after.new_access && after.method == CreateMethod::os_ec2) {
-    // The planned id was refused by policy (forbidden): it was never made.
-    changes.push_back({*before.new_access, KeyState::retired});
-  }
-  if (!after.new_access) {
-    return changes;
-  }
-  const std::string& fresh = *after.new_access;
-  const bool newly_known = before.new_access != after.new_access;
-  const bool entered = before.phase != after.phase;
-  if (newly_known && !is_final(after.phase)) {
-    changes.push_back({fresh, KeyState::pending});
-  }
-  if (entered && before.phase == Phase::verify && after.phase == Phase::reload) {
-    changes.push_back({fresh, KeyState::current});
-    if (after.old_access && *after.old_access != fresh) {
-      changes.push_back({*after.old_access, KeyState::previous});
-    }
-  }
-  // A create of unknown outcome may land after the rollback's delete: the key stays managed
-  // (previous) and the next retire deletes it, or finds it gone, and records it retired.
-  const bool kept = after.keep_new_key || after.create_uncertain;
-  if (entered && after.phase == Phase::rolled_back) {
-    changes.push_back({fresh, kept ? KeyState::previous : KeyState::retired});
-  }
-  if (entered && after.phase == Phase::failed) {
-    // Kept: some consumer may name it, or we could not delete it. Otherwise it never existed.
-    changes.push_back({fresh, kept ? KeyState::previous : KeyState::retired});
-  }
-  return changes;
-}
-
-bool create_may_exist(Errc code) noexcept
-{
-  switch (code) {
-  case Errc::forbidden:     // policy refused the call
-  case Errc::auth_rejected: // the token was refused
-  case Errc::not_found:     // no such endpoint or user
-  case Errc::config:        // nothing was sent
-  case Errc::unsafe:
-  case Errc::clock_skew:
-    return false;
-  case Errc::conflict: // the key exists: the caller takes it
-  case Errc::transient:
-  case Errc::timeout:
-  case Errc::tls:
-  case Errc::protocol: // e.g. a 201 whose body could not be parsed or was too large
-  case Errc::parse:
-  case Errc::io:
-  case Errc::cancelled:
-  case Errc::internal:
-    return true;
-  }
-  return true;
-}
-
-bool named_by_any(const std::vector<std::optional<std::string>>& holders, const std::string& access)
-{
-  return std::any_of(holders.begin(), holders.end(),
-                     [&](const std::optional<std::string>& h) { return h == access; });
-}
-
-RetirePlan keys_to_retire(const std::vector<ManagedKey>& managed,
-                          const std::vector<std::optional<std::string>>& holders,
-                          const std::optional<std::string>& new_access)
-{
-  RetirePlan plan;
-  for (const auto& key : managed) {
-    if (key.state == KeyState::retired || key.access == new_access) {
-      continue;
-    }
-    // Invariant: a key is deleted only when no consumer file names it.
-    (named_by_any(holders, key.access) ? plan.kept : plan.remove).push_back(key.access);
-  }
-  return plan;
 }
 
 Step step(Rotation state, const Event& event, TimePoint now, const RotationPolicy& policy)

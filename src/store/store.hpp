@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The SQLite state of credrotd: profiles, managed keys, rotations, consumer writes. No secrets.
+// schema.cpp opens and migrates it; rotations.cpp holds the rotation journal (rotations, their
+// transitions and consumer writes); keys.cpp the managed keys and profiles.
 #pragma once
 
 #include "core/error.hpp"
@@ -14,9 +16,9 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
 namespace credrotd::store {
+
+class Connection; // sqlite.hpp
 
 using core::Result;
 using core::Status;
@@ -52,7 +54,7 @@ public:
   Store& operator=(Store&&) noexcept;
   ~Store() override;
 
-  const std::filesystem::path& path() const noexcept { return m_path; }
+  const std::filesystem::path& path() const noexcept;
   int schema_version() const;
 
   // --- rotations ---
@@ -106,15 +108,11 @@ public:
   Result<std::vector<ConsumerWrite>> writes(std::int64_t rotation_id) const;
 
 private:
-  Store(std::filesystem::path path, sqlite3* db);
+  explicit Store(std::unique_ptr<Connection> db);
   Status migrate();
   Status check_integrity() const;
 
-  std::filesystem::path m_path;
-  struct Deleter {
-    void operator()(sqlite3* db) const noexcept;
-  };
-  std::unique_ptr<sqlite3, Deleter> m_db;
+  std::unique_ptr<Connection> m_db; // never null but after a move
 };
 
 } // namespace credrotd::store
