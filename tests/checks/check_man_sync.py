@@ -4,17 +4,17 @@
 
 credrotd(8): every option `credrotd --help` prints is in OPTIONS with the same description
 and in SYNOPSIS, and OPTIONS has no other option; EXIT STATUS lists exactly the values of the
-Exit enum of daemon/credrotd.cpp; every MESSAGE_ID and CREDROTD_* field of
+Exit enum of src/app/app.hpp; every MESSAGE_ID and CREDROTD_* field of
 src/systemd/log.cpp is in LOGGING.
 Its D-BUS API section names every method, signal and property of the interface XML, every key
 of the dictionaries src/dbus/manager.cpp sends, and every error name.
-credrotd.toml(5): each key table of src/config/config_file.cpp (k_daemon_keys,
+credrotd.toml(5): each key table of src/config/config_*.cpp (k_daemon_keys,
 k_setting_keys, k_auth_keys, k_consumer_keys) matches the keys described in its section, and
 every choice the loader accepts (k_*_names) is named in the page.
 credrotctl(1): every global option of `credrotctl --help` is in OPTIONS with the same
 description; every command is in COMMANDS and SYNOPSIS with its `--help` description, and its
 options with theirs; COMMANDS and OPTIONS name nothing else; EXIT STATUS lists exactly the
-Exit enum of daemon/credrotctl.cpp.
+Exit enum of src/ctl/ctl.hpp.
 
 Usage: check_man_sync.py --source ROOT --man-dir DIR --credrotd BINARY --credrotctl BINARY
 """
@@ -133,24 +133,24 @@ def cpp_array(source, name):
     m = re.search(r"std::array<std::string_view,\s*(\d+)>\s+" + name + r"\s*\{(.*?)\};", source,
                   re.S)
     if not m:
-        problem(f"config_file.cpp: cannot find {name}")
+        problem(f"src/config: cannot find {name}")
         return []
     values = re.findall(r'"([^"]*)"', m.group(2))
     if len(values) != int(m.group(1)):
-        problem(f"config_file.cpp: {name} declares {m.group(1)} entries, parsed {len(values)}")
+        problem(f"src/config: {name} declares {m.group(1)} entries, parsed {len(values)}")
     return values
 
 
-def setting_keys(source):
-    """The keys of k_setting_keys, whose entries are {"name", parser}."""
-    m = re.search(r"std::array<SettingKey,\s*(\d+)>\s+k_setting_keys\{\{(.*?)\n\}\};", source, re.S)
+def key_table(source, name):
+    """The keys of a key table `std::array<XKey, N> name{{...}}`, whose entries are
+    {"name", handler}; checks N."""
+    m = re.search(r"std::array<\w+,\s*(\d+)>\s+" + name + r"\{\{(.*?)\n\}\};", source, re.S)
     if not m:
-        problem("config_file.cpp: cannot find k_setting_keys")
+        problem(f"src/config: cannot find {name}")
         return []
     keys = re.findall(r'^\s{4}\{"(\w+)",', m.group(2), re.M)
     if len(keys) != int(m.group(1)):
-        problem(f"config_file.cpp: k_setting_keys declares {m.group(1)} entries, "
-                f"parsed {len(keys)}")
+        problem(f"src/config: {name} declares {m.group(1)} entries, parsed {len(keys)}")
     return keys
 
 
@@ -178,7 +178,7 @@ def check_credrotd(root, man_dir, binary):
     page_options = set(re.findall(r"(?m)^ {7}(?:-\w, )?(--[\w-]+)", text["OPTIONS"]))
     compare("credrotd.8 OPTIONS vs credrotd --help", [o[1] for o in helped], page_options)
     listed = re.findall(r"(?m)^ {7}(\d+)\s", text["EXIT STATUS"])
-    compare("credrotd.8 EXIT STATUS vs enum Exit", exit_enum(root / "daemon/credrotd.cpp"), listed)
+    compare("credrotd.8 EXIT STATUS vs enum Exit", exit_enum(root / "src/app/app.hpp"), listed)
 
     log = (root / "src/systemd/log.cpp").read_text()
     ids = set(re.findall(r'"([0-9a-f]{32})"', log))
@@ -215,12 +215,12 @@ def check_toml(root, man_dir):
     page = man_dir / "credrotd.toml.5"
     roff = roff_sections(page.read_text())
     rendered = render(page)
-    source = (root / "src/config/config_file.cpp").read_text()
+    source = "".join(p.read_text() for p in sorted((root / "src/config").glob("config_*.cpp")))
     tables = {
-        "[daemon]": cpp_array(source, "k_daemon_keys"),
-        "[profile.NAME]": setting_keys(source),
-        "[profile.NAME.auth]": cpp_array(source, "k_auth_keys"),
-        "[[profile.NAME.consumer]]": cpp_array(source, "k_consumer_keys"),
+        "[daemon]": key_table(source, "k_daemon_keys"),
+        "[profile.NAME]": key_table(source, "k_setting_keys"),
+        "[profile.NAME.auth]": key_table(source, "k_auth_keys"),
+        "[[profile.NAME.consumer]]": key_table(source, "k_consumer_keys"),
     }
     count = 0
     for section, keys in tables.items():
@@ -277,7 +277,7 @@ def check_credrotctl(root, man_dir, binary):
     compare("credrotctl.1 COMMANDS options vs credrotctl COMMAND --help", sub_options,
             set(re.findall(r"(?m)^ {14}(?:-\w, )?(--[\w-]+)", commands)))
     listed = re.findall(r"(?m)^ {7}(\d+)\s", text["EXIT STATUS"])
-    compare("credrotctl.1 EXIT STATUS vs enum Exit", exit_enum(root / "daemon/credrotctl.cpp"),
+    compare("credrotctl.1 EXIT STATUS vs enum Exit", exit_enum(root / "src/ctl/ctl.hpp"),
             listed)
     return len(subcommands), len(helped) + len(sub_options)
 
