@@ -126,8 +126,7 @@ boost::asio::awaitable<Step> Verifier::run(const Target& t, const sign::Credenti
 
   std::vector<sign::Header> added;
   if (version == core::SignatureVersion::v4) {
-    auto signed_request =
-        m_signer.sign_v4(request, credentials, {.region = m_options.region}, when);
+    auto signed_request = sign::sign_v4(request, credentials, {.region = m_options.region}, when);
     if (!signed_request) {
       step.detail = step.what + ": cannot sign: " + signed_request.error().message;
       co_return step;
@@ -135,7 +134,7 @@ boost::asio::awaitable<Step> Verifier::run(const Target& t, const sign::Credenti
     added = std::move(signed_request->headers);
   } else {
     auto signed_request =
-        m_signer.sign_v2(request, credentials, {.virtual_host_bucket = t.virtual_bucket}, when);
+        sign::sign_v2(request, credentials, {.virtual_host_bucket = t.virtual_bucket}, when);
     if (!signed_request) {
       step.detail = step.what + ": cannot sign: " + signed_request.error().message;
       co_return step;

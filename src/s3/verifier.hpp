@@ -57,8 +57,8 @@ core::VerifyResult classify(int status, std::string_view code);
 std::string error_code(std::string_view body);
 
 // Runs the configured checks with every configured signature version, in order, and stops at
-// the first step that is not accepted. Uses one HttpClient (connections are reused) and one
-// Signer (derived keys are cached). Not thread-safe; lives on the daemon's loop.
+// the first step that is not accepted. Uses one HttpClient (connections are reused). Not
+// thread-safe; lives on the daemon's loop.
 class Verifier {
 public:
   Verifier(net::HttpClient& client, VerifierOptions options);
@@ -79,7 +79,6 @@ private:
 
   net::HttpClient& m_client;
   VerifierOptions m_options;
-  sign::Signer m_signer;
   std::string m_scheme;
   std::string m_host; // host[:port] of the endpoint
 };

@@ -11,18 +11,17 @@
 
 namespace credrotd::sign {
 
-// SigV4 header value ("Trimall"): appends `raw` with blanks (SP, HTAB) trimmed at both ends,
-// every line fold (CRLF or LF and the blanks after it) turned into one space, and each run of
-// spaces collapsed into one. Other bytes, a tab inside the value included, are kept: the
-// published rule speaks of spaces only.
-void append_v4_header_value(std::string_view raw, std::string& out);
+// SigV4 header value ("Trimall"): `raw` with blanks (SP, HTAB) trimmed at both ends, every line
+// fold (CRLF or LF and the blanks after it) turned into one space, and each run of spaces
+// collapsed into one. Other bytes, a tab inside the value included, are kept: the published
+// rule speaks of spaces only.
+std::string v4_header_value(std::string_view raw);
 
 // SigV2 x-amz-* header value: blanks trimmed at both ends and each line fold replaced by one
 // space; inner runs of spaces are kept (the S3 rule does not collapse them).
-void append_v2_header_value(std::string_view raw, std::string& out);
+std::string v2_header_value(std::string_view raw);
 
 // The SigV4 canonical URI of `path` (the path as sent) under `rules` (see UriRules).
-void append_canonical_uri(std::string_view path, UriRules rules, std::string& out);
 std::string canonical_uri(std::string_view path, UriRules rules);
 
 // RFC 3986 section 5.2.4 remove_dot_segments, with empty segments ("//") dropped too, as the

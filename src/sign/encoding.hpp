@@ -3,8 +3,6 @@
 // sent.
 #pragma once
 
-#include <array>
-#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,21 +22,10 @@ struct QueryParam {
 // Whether uri_encode leaves '/' alone (paths) or encodes it as %2F (query keys and values).
 enum class Slash { keep, encode };
 
-// SigV4's UriEncode: appends `text` to `out`, every byte outside the RFC 3986 unreserved set
-// (A-Z a-z 0-9 - . _ ~), and '/' unless `slash` is keep, written as %XX with upper-case hex.
-// Bytes are encoded one by one, so UTF-8 becomes one escape per byte.
-void uri_encode(std::string_view text, Slash slash, std::string& out);
+// SigV4's UriEncode: every byte outside the RFC 3986 unreserved set (A-Z a-z 0-9 - . _ ~), and
+// '/' unless `slash` is keep, written as %XX with upper-case hex. Bytes are encoded one by one,
+// so UTF-8 becomes one escape per byte.
 std::string uri_encode(std::string_view text, Slash slash);
-
-// The same, written at `out`, which must have room for 3 * text.size() bytes; returns the end.
-// For callers that size a buffer once for many pieces.
-char* uri_encode_to(std::string_view text, Slash slash, char* out) noexcept;
-
-// uri_encode(percent_decode(path), Slash::keep) in one pass, written at `out` (room for
-// 3 * path.size() bytes); returns the end. This is SigV4's canonical URI under the S3 rules:
-// a valid escape is decoded and re-encoded ("%7e" becomes "~", "%c3" becomes "%C3"), a '%'
-// not followed by two hex digits is a literal percent sign ("%25").
-char* recode_path_to(std::string_view path, char* out) noexcept;
 
 // Decodes %XX escapes (hex digits in either case). A '%' that is not followed by two hex digits
 // is kept as it is, and '+' stays '+' (RFC 3986, not HTML forms). Never fails.
@@ -51,7 +38,6 @@ std::vector<QueryParam> parse_query(std::string_view raw);
 // The query string to send, without '?': parameters in the given order, key and value
 // uri_encode'd (slash encoded), "key=value" joined by '&'. An empty value is sent as the bare
 // key ("acl"), the form S3 sub-resources take; an empty key with an empty value as "=".
-void encode_query(std::span<const QueryParam> params, std::string& out);
 std::string encode_query(std::span<const QueryParam> params);
 
 // The request target for the HTTP request line: `path` as given, then '?' and
@@ -61,19 +47,5 @@ std::string request_target(std::string_view path, std::span<const QueryParam> qu
 // The path to send for an S3 object key or any raw (decoded) path: uri_encode(raw, keep), so
 // "/bucket/a b/ü" becomes "/bucket/a%20b/%C3%BC". This is the encoding both signers expect.
 std::string encode_path(std::string_view raw_path);
-
-// A byte class as a lookup table: 1 for ASCII letters, digits and the bytes of `extra`.
-constexpr std::array<std::uint8_t, 256> alnum_and(std::string_view extra)
-{
-  std::array<std::uint8_t, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    table[static_cast<std::size_t>(c)] = alnum ? 1 : 0;
-  }
-  for (const char c : extra) {
-    table[static_cast<unsigned char>(c)] = 1;
-  }
-  return table;
-}
 
 } // namespace credrotd::sign

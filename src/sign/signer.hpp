@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// S3 request signing: SigV4 and SigV2, each as an Authorization header or a presigned URL.
+// S3 request signing: SigV4 and SigV2 in the Authorization header, as the S3 verifier sends them.
 //
-// Use: describe the request exactly as it will be sent (Request), sign it with a Signer, add
-// the returned headers (or append the returned query parameters) and send it unchanged:
+// Use: describe the request exactly as it will be sent (Request), sign it, add the returned
+// headers and send it unchanged:
 //
-//   sign::Signer signer;                         // one per thread; it caches derived keys
 //   sign::Request request{.method = "GET", .host = "s3.example.net:8080",
 //                         .path = sign::encode_path("/bucket/key"),
 //                         .query = {{"versionId", "3"}}};
-//   auto signed_request = signer.sign_v4(request, credentials, {.region = "RegionOne"}, now);
+//   auto signed_request = sign::sign_v4(request, credentials, {.region = "RegionOne"}, now);
 //   if (!signed_request) { ... signed_request.error() ... }
 //   // send: request.method, sign::request_target(request.path, request.query),
 //   //       Host: request.host, request.headers, then signed_request->headers.
 //
 // Everything here is a pure function of its arguments: no I/O, no clock (the caller passes
-// the time, so tests can sign with a skewed clock), no global state. Secrets stay in
-// core::Secret; derived keys are wiped; nothing is printed or logged.
+// the time, so tests can sign with a skewed clock), no state. Secrets stay in core::Secret;
+// derived keys are wiped; nothing is printed or logged. A rotation signs a handful of
+// requests: the code is written to be read, not tuned (docs/PERFORMANCE.md has its speed).
 #pragma once
 
 #include "core/error.hpp"
@@ -23,10 +23,6 @@
 #include "sign/encoding.hpp"
 #include "sign/time_format.hpp"
 
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,7 +71,7 @@ struct Request {
   // headers the signer adds itself (see each sign function).
   std::vector<Header> headers{};
   // SigV4 only: hex SHA-256 of the body (sha256_hex), k_unsigned_payload or
-  // k_streaming_payload. S3 presigned URLs always sign k_unsigned_payload (see presign_v4).
+  // k_streaming_payload.
   std::string payload_hash = std::string(k_empty_payload_sha256);
 };
 
@@ -101,9 +97,6 @@ struct V4Options {
   UriRules uri_rules = UriRules::s3;
   ContentSha256 content_sha256 = ContentSha256::header;
 };
-
-// X-Amz-Expires bounds for presigned SigV4 URLs: 1 second to 7 days.
-inline constexpr std::chrono::seconds k_max_presign_expiry{7 * 24 * 3600};
 
 // Which date SigV2 signs when the request carries an x-amz-date header.
 enum class AmzDateRule {
@@ -139,19 +132,6 @@ struct V4Signature {
   std::string_view authorization() const noexcept;
 };
 
-// The result of presigning with SigV4 (X-Amz-* query parameters).
-struct V4Presigned {
-  // Append these after Request::query, in this order: X-Amz-Algorithm, X-Amz-Credential,
-  // X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, X-Amz-Security-Token (with a session
-  // token), X-Amz-Signature.
-  std::vector<QueryParam> query;
-  std::string target; // request_target(path, Request::query + query): the request line's target
-  std::string url;    // scheme "://" host target. Contains the session token, if any.
-  std::string signature;
-  std::string canonical_request; // contains the session token, if any: see redact()
-  std::string string_to_sign;
-};
-
 // The result of signing with SigV2 in the Authorization header.
 struct V2Signature {
   // Add these to the request: Date (only when the request had neither Date nor x-amz-date:
@@ -164,108 +144,26 @@ struct V2Signature {
   std::string_view authorization() const noexcept;
 };
 
-// The result of presigning with SigV2 (query-string authentication).
-struct V2Presigned {
-  // Append these after Request::query: AWSAccessKeyId, Expires, x-amz-security-token (with a
-  // session token), Signature. Signed x-amz-* headers of the request must still be sent as
-  // headers.
-  std::vector<QueryParam> query;
-  std::string target;
-  std::string url;
-  std::string signature;
-  std::string string_to_sign;
-};
-
-struct KeyCacheStats {
-  std::size_t size = 0;
-  std::size_t capacity = 0;
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0; // each miss derived a key
-};
-
-// Signs requests. A Signer holds only caches: the OpenSSL algorithms fetched once, reusable
-// hash contexts and buffers, and the cache of derived keys (SigV4: one per secret, date,
-// region and service; SigV2: one per secret). Its results depend on the arguments alone.
-// Not thread-safe: use one per thread (or per io_context). Movable, not copyable.
-//
 // Every sign function validates the request and returns Errc::internal when it is malformed
 // (empty method or host, a path not starting with '/' or holding a raw '?' or '#', control
 // characters or a line break that is not a header continuation, a header name that is not an HTTP
-// token, a header the signer owns already present), and Errc::config for an expiry out of range.
-// The message names the offending header or parameter, never a secret. The "_into" variants write
-// into an existing result and reuse its buffers (no allocation once warm): that is the fast path;
-// after an error, the content of `out` is unspecified.
-class Signer {
-public:
-  static constexpr std::size_t k_default_key_cache_capacity = 8;
+// token, a header the signer owns already present). The message names the offending header or
+// parameter, never a secret.
 
-  // Throws std::runtime_error if OpenSSL's default provider lacks SHA-256 or SHA-1.
-  explicit Signer(std::size_t key_cache_capacity = k_default_key_cache_capacity);
-  ~Signer();
-  Signer(Signer&&) noexcept;
-  Signer& operator=(Signer&&) noexcept;
-  Signer(const Signer&) = delete;
-  Signer& operator=(const Signer&) = delete;
+// SigV4 in the Authorization header, dated `when` (x-amz-date and the credential scope). The
+// request must not carry x-amz-date, x-amz-content-sha256 (unless ContentSha256::omit) or, with
+// a session token, x-amz-security-token.
+core::Result<V4Signature> sign_v4(const Request& request, const Credentials& credentials,
+                                  const V4Options& options, Clock::time_point when);
 
-  // SigV4 in the Authorization header, dated `when` (x-amz-date and the credential scope).
-  // The request must not carry x-amz-date, x-amz-content-sha256 (unless ContentSha256::omit)
-  // or, with a session token, x-amz-security-token.
-  core::Result<V4Signature> sign_v4(const Request& request, const Credentials& credentials,
-                                    const V4Options& options, Clock::time_point when);
-  core::Status sign_v4_into(const Request& request, const Credentials& credentials,
-                            const V4Options& options, Clock::time_point when, V4Signature& out);
-
-  // SigV4 presigned URL valid for `expires_in` (1 s to 7 days, else Errc::config) from `when`.
-  // Signs the host and every header of the request (they must be sent too). The payload line
-  // is UNSIGNED-PAYLOAD for service "s3", as S3 requires of presigned URLs whatever
-  // Request::payload_hash says, and Request::payload_hash for other services. The request
-  // must not carry x-amz-date or, with a session token, x-amz-security-token headers, nor
-  // X-Amz-* authentication parameters in its query.
-  core::Result<V4Presigned> presign_v4(const Request& request, const Credentials& credentials,
-                                       const V4Options& options, Clock::time_point when,
-                                       std::chrono::seconds expires_in);
-  core::Status presign_v4_into(const Request& request, const Credentials& credentials,
-                               const V4Options& options, Clock::time_point when,
-                               std::chrono::seconds expires_in, V4Presigned& out);
-
-  // The signature of one aws-chunked chunk (S3 streaming upload), chained from the previous
-  // chunk's signature (the seed signature for the first chunk). `chunk_sha256` is the hex
-  // SHA-256 of the chunk data.
-  core::Result<std::string> sign_v4_chunk(const Credentials& credentials, const V4Options& options,
-                                          Clock::time_point when,
-                                          std::string_view previous_signature,
-                                          std::string_view chunk_sha256);
-
-  // SigV2 (S3 REST) in the Authorization header. The string to sign takes the request's Date
-  // header, or x-amz-date (see AmzDateRule); when it has neither, the signer adds
-  // "Date: <when as an HTTP date>". Content-MD5, Content-Type and Date may appear once each.
-  core::Result<V2Signature> sign_v2(const Request& request, const Credentials& credentials,
-                                    const V2Options& options, Clock::time_point when);
-  core::Status sign_v2_into(const Request& request, const Credentials& credentials,
-                            const V2Options& options, Clock::time_point when, V2Signature& out);
-
-  // SigV2 query-string authentication, valid until `expires` (whole seconds since the epoch
-  // are signed; no upper bound is imposed; before 1970 is Errc::config). Expires takes the
-  // Date line: a Date header plays no part and x-amz-date is signed like any x-amz-* header.
-  // The query must not already hold AWSAccessKeyId, Expires or Signature.
-  core::Result<V2Presigned> presign_v2(const Request& request, const Credentials& credentials,
-                                       const V2Options& options, Clock::time_point expires);
-  core::Status presign_v2_into(const Request& request, const Credentials& credentials,
-                               const V2Options& options, Clock::time_point expires,
-                               V2Presigned& out);
-
-  KeyCacheStats key_cache_stats() const noexcept;
-  // Forgets (and wipes) every cached key and the secrets they were derived from: call it
-  // when a key is retired.
-  void clear_key_cache() noexcept;
-
-private:
-  struct Impl;
-  std::unique_ptr<Impl> m_impl;
-};
+// SigV2 (S3 REST) in the Authorization header. The string to sign takes the request's Date
+// header, or x-amz-date (see AmzDateRule); when it has neither, the signer adds
+// "Date: <when as an HTTP date>". Content-MD5, Content-Type and Date may appear once each.
+core::Result<V2Signature> sign_v2(const Request& request, const Credentials& credentials,
+                                  const V2Options& options, Clock::time_point when);
 
 // `text` with every occurrence of the credentials' secret key and session token replaced by
-// "<redacted>": for logging canonical requests, strings to sign and URLs.
+// "<redacted>", raw or percent-encoded: for logging canonical requests and strings to sign.
 std::string redact(std::string_view text, const Credentials& credentials);
 
 } // namespace credrotd::sign

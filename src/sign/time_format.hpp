@@ -3,7 +3,6 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,33 +11,12 @@ namespace credrotd::sign {
 
 using Clock = std::chrono::system_clock;
 
-// A time broken down into UTC calendar fields, truncated to the whole second (toward the past).
-struct UtcTime {
-  std::int64_t epoch_seconds = 0;
-  int year = 1970; // the formats below need 0 <= year <= 9999: see fits_four_digit_year()
-  int month = 1;   // 1..12
-  int day = 1;     // 1..31
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  int weekday = 4; // 0 = Sunday; 1970-01-01 was a Thursday
-
-  bool fits_four_digit_year() const noexcept { return year >= 0 && year <= 9999; }
-};
-
-UtcTime to_utc(Clock::time_point time) noexcept;
-UtcTime to_utc_seconds(std::int64_t epoch_seconds) noexcept;
-
-// Writes "20130524T000000Z" (16 characters, ISO 8601 basic format, SigV4's X-Amz-Date).
-// The first 8 characters are the credential scope's date. Requires fits_four_digit_year().
-void format_amz_date(const UtcTime& time, char (&out)[16]) noexcept;
-
-// Appends "Fri, 24 May 2013 00:00:00 GMT" (RFC 7231 IMF-fixdate, the Date header SigV2 signs;
-// the same text Python's email.utils.formatdate(usegmt=True) produces).
-// Requires fits_four_digit_year().
-void append_http_date(const UtcTime& time, std::string& out);
-
+// "20130524T000000Z" (ISO 8601 basic format, SigV4's X-Amz-Date), in UTC, truncated to the
+// second toward the past. The first 8 characters are the credential scope's date.
 std::string amz_date(Clock::time_point time);
+
+// "Fri, 24 May 2013 00:00:00 GMT" (RFC 7231 IMF-fixdate, the Date header SigV2 signs; the same
+// text Python's email.utils.formatdate(usegmt=True) produces).
 std::string http_date(Clock::time_point time);
 
 // Parses "2015-08-30T12:36:00Z" (also "...:00.123Z"; fractions are dropped) or the basic form

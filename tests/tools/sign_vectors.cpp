@@ -6,8 +6,10 @@
 // Prints "PASS id" or "FAIL id: field expected ... got ..." per case (per form when a case
 // has both a header and a query form), then "N passed, N failed"; exits 1 on any failure.
 // For each case it compares every stage the file gives, in signing order: canonical query
-// string, canonical request, string to sign, signature, then Authorization / URL / query
-// parameters / chunk signatures, and reports the first that differs.
+// string, canonical request, string to sign, signature, then Authorization, and reports the
+// first that differs. credrotd signs in the Authorization header only: a query-form
+// (presigned) case is checked up to its canonical query string and then reported as
+// "NOT RUN", and so are a case's aws-chunked chunk signatures; neither counts as a failure.
 //
 // How the schema's per-file conventions are read (README.md in tests/vectors):
 // - algorithm: `algorithm` ("AWS4-HMAC-SHA256" or "AWS-HMAC-SHA1"); without it, a case whose
@@ -23,20 +25,16 @@
 // - an X-Amz-Date header already in the request (botocore suite) must equal the timestamp and
 //   is left to the signer; likewise an X-Amz-Security-Token equal to the session token.
 // - session token: not signed when options.omit_session_token or session_token_signed is
-//   false; in the query form it is then appended after signing (aws-c-auth's convention).
+//   false.
 // - payload: request.payload_hash, else SHA-256 of the body (of "" when options.sign_body is
 //   false); x-amz-content-sha256 is signed when options.x_amz_content_sha256_header, else
 //   options.sign_body, is true.
 // - SigV2: the bucket is prefixed to the resource when `addressing` says virtual-hosted;
 //   x-amz-date follows options.amz_date_rule ("blank_date_line" or "replaces_date_line"),
-//   default replaces_date_line (the S3 Developer Guide's worked example); the query form's
-//   AWSAccessKeyId/Expires/Signature parameters are outputs and are removed from the input;
-//   Expires comes from options.expires_epoch, else expected.expires; a session token is
+//   default replaces_date_line (the S3 Developer Guide's worked example); a session token is
 //   signed as x-amz-security-token.
 // - `usable: false` cases are skipped and counted as such; `signed_request` dumps are not
 //   compared (they are whole HTTP messages, partly inconsistent in the 2015 suite).
-// - signed_target / presigned_url are compared as path (exact) plus the multiset of decoded
-//   query parameters: their order and escape case are not signed.
 // Secrets are never printed: the secret key and session token are replaced by <redacted> in
 // every value shown.
 #include "core/secret.hpp"
@@ -67,7 +65,8 @@ struct Failure {
   std::string field;
   std::string expected;
   std::string got;
-  std::string message; // set instead of field/expected/got for errors
+  std::string message;  // set instead of field/expected/got for errors
+  bool not_run = false; // the form is one credrotd does not implement; `message` says which
 };
 
 using Outcome = std::optional<Failure>; // nullopt: passed
@@ -76,6 +75,7 @@ struct Totals {
   int passed = 0;
   int failed = 0;
   int skipped = 0;
+  int not_run = 0;
 };
 
 const json::value* member(const json::object& object, std::string_view key)
@@ -114,31 +114,6 @@ std::optional<bool> bool_at(const json::object* object, std::string_view key)
   return value->get_bool();
 }
 
-std::optional<std::int64_t> int_at(const json::object* object, std::string_view key)
-{
-  if (object == nullptr) {
-    return std::nullopt;
-  }
-  const json::value* value = member(*object, key);
-  if (value == nullptr) {
-    return std::nullopt;
-  }
-  if (value->is_int64()) {
-    return value->get_int64();
-  }
-  if (value->is_uint64()) {
-    return static_cast<std::int64_t>(value->get_uint64());
-  }
-  if (value->is_string()) {
-    try {
-      return std::stoll(std::string(value->get_string()));
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
 bool iequals(std::string_view a, std::string_view b)
 {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -151,6 +126,13 @@ Failure error(std::string message)
 {
   Failure failure;
   failure.message = std::move(message);
+  return failure;
+}
+
+Failure not_run(std::string message)
+{
+  Failure failure = error(std::move(message));
+  failure.not_run = true;
   return failure;
 }
 
@@ -198,27 +180,6 @@ std::string printable(std::string_view text, const sign::Credentials& credential
   return out + "\"";
 }
 
-// "/path?query" -> path and the sorted decoded parameters.
-struct Target {
-  std::string path;
-  std::vector<sign::QueryParam> query;
-  friend bool operator==(const Target&, const Target&) = default;
-};
-
-Target split_target(std::string_view target)
-{
-  Target out;
-  const std::size_t question = target.find('?');
-  out.path = std::string(target.substr(0, question));
-  if (question != std::string_view::npos) {
-    out.query = sign::parse_query(target.substr(question + 1));
-  }
-  std::sort(out.query.begin(), out.query.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.key, a.value) < std::tie(b.key, b.value);
-  });
-  return out;
-}
-
 // "https://host/path?q" -> "https://host" and "/path?q".
 std::pair<std::string, std::string> split_url(std::string_view url)
 {
@@ -231,55 +192,6 @@ std::pair<std::string, std::string> split_url(std::string_view url)
     return {std::string(url), "/"};
   }
   return {std::string(url.substr(0, path_start)), std::string(url.substr(path_start))};
-}
-
-Outcome compare_target(std::string_view field, const std::optional<std::string>& expected,
-                       std::string_view got)
-{
-  if (!expected || split_target(*expected) == split_target(got)) {
-    return std::nullopt;
-  }
-  return Failure{std::string(field), *expected, std::string(got), {}};
-}
-
-Outcome compare_url(std::string_view field, const std::optional<std::string>& expected,
-                    std::string_view got)
-{
-  if (!expected) {
-    return std::nullopt;
-  }
-  const auto [expected_origin, expected_target] = split_url(*expected);
-  const auto [got_origin, got_target] = split_url(got);
-  if (expected_origin == got_origin && split_target(expected_target) == split_target(got_target)) {
-    return std::nullopt;
-  }
-  return Failure{std::string(field), *expected, std::string(got), {}};
-}
-
-// Every expected parameter must be among ours with the same value.
-Outcome compare_params(const json::object* expected, const std::vector<sign::QueryParam>& got)
-{
-  if (expected == nullptr) {
-    return std::nullopt;
-  }
-  for (const auto& [key, value] : *expected) {
-    std::string expected_value;
-    if (value.is_string()) {
-      expected_value = std::string(value.get_string());
-    } else {
-      expected_value = json::serialize(value);
-    }
-    const auto it = std::find_if(got.begin(), got.end(),
-                                 [name = key](const sign::QueryParam& p) { return p.key == name; });
-    const std::string field = "query_params." + std::string(key);
-    if (it == got.end()) {
-      return Failure{field, expected_value, "(absent)", {}};
-    }
-    if (it->value != expected_value) {
-      return Failure{field, expected_value, it->value, {}};
-    }
-  }
-  return std::nullopt;
 }
 
 Outcome first_failure(std::initializer_list<Outcome> outcomes)
@@ -381,6 +293,9 @@ Outcome run_v4(const json::object& c, const Inputs& base, std::string_view form,
     }
     return error("the case lacks credentials, region or service");
   }
+  if (form == "query") {
+    return not_run("presigned URLs are not implemented (credrotd signs in the header)");
+  }
   if (!base.time) {
     return error("the case has no timestamp");
   }
@@ -451,78 +366,21 @@ Outcome run_v4(const json::object& c, const Inputs& base, std::string_view form,
       bool_at(options, "x_amz_content_sha256_header").value_or(sign_body.value_or(false));
   v4.content_sha256 = content_header ? sign::ContentSha256::header : sign::ContentSha256::omit;
 
-  sign::Signer signer;
-  std::string signature;
-  if (form == "header") {
-    auto result = signer.sign_v4(request, credentials, v4, when);
-    if (!result) {
-      return error("sign_v4: " + result.error().describe());
-    }
-    signature = result->signature;
-    if (Outcome outcome = first_failure({
-            compare("canonical_request", string_at(&expected, "canonical_request"),
-                    result->canonical_request),
-            compare("string_to_sign", string_at(&expected, "string_to_sign"),
-                    result->string_to_sign),
-            compare("signature", string_at(&expected, "signature"), result->signature),
-            compare("authorization", string_at(&expected, "authorization"),
-                    result->authorization()),
-        })) {
-      return outcome;
-    }
-  } else {
-    const auto expires_in = int_at(options, "expires_in");
-    if (!expires_in) {
-      return error("a query-form case needs options.expires_in");
-    }
-    auto result =
-        signer.presign_v4(request, credentials, v4, when, std::chrono::seconds(*expires_in));
-    if (!result) {
-      return error("presign_v4: " + result.error().describe());
-    }
-    signature = result->signature;
-    std::string target = result->target;
-    std::string url = result->url;
-    if (!token.empty() && !sign_token) {
-      // aws-c-auth's omit_session_token: the token is appended to the URL after signing.
-      const std::vector<sign::QueryParam> appended{{"X-Amz-Security-Token", token}};
-      target += "&" + sign::encode_query(appended);
-      url += "&" + sign::encode_query(appended);
-    }
-    if (Outcome outcome = first_failure({
-            compare("canonical_request", string_at(&expected, "canonical_request"),
-                    result->canonical_request),
-            compare("string_to_sign", string_at(&expected, "string_to_sign"),
-                    result->string_to_sign),
-            compare("signature", string_at(&expected, "signature"), result->signature),
-            compare_target("signed_target", string_at(&expected, "signed_target"), target),
-            compare_url("presigned_url", string_at(&expected, "presigned_url"), url),
-            compare_params(object_at(expected, "query_params"), result->query),
-        })) {
-      return outcome;
-    }
+  auto result = sign::sign_v4(request, credentials, v4, when);
+  if (!result) {
+    return error("sign_v4: " + result.error().describe());
   }
-
-  if (const json::value* chunks = member(expected, "chunks")) {
-    std::string previous = signature;
-    int index = 0;
-    for (const json::value& chunk : chunks->as_array()) {
-      const json::object& fields = chunk.as_object();
-      const auto data_sha256 = string_at(&fields, "data_sha256");
-      if (!data_sha256) {
-        return error("chunk " + std::to_string(index) + " has no data_sha256");
-      }
-      auto chunk_signature = signer.sign_v4_chunk(credentials, v4, when, previous, *data_sha256);
-      if (!chunk_signature) {
-        return error("sign_v4_chunk: " + chunk_signature.error().describe());
-      }
-      if (Outcome outcome = compare("chunks[" + std::to_string(index) + "].signature",
-                                    string_at(&fields, "signature"), *chunk_signature)) {
-        return outcome;
-      }
-      previous = *chunk_signature;
-      ++index;
-    }
+  if (Outcome outcome = first_failure({
+          compare("canonical_request", string_at(&expected, "canonical_request"),
+                  result->canonical_request),
+          compare("string_to_sign", string_at(&expected, "string_to_sign"), result->string_to_sign),
+          compare("signature", string_at(&expected, "signature"), result->signature),
+          compare("authorization", string_at(&expected, "authorization"), result->authorization()),
+      })) {
+    return outcome;
+  }
+  if (member(expected, "chunks") != nullptr) {
+    return not_run("the seed signature passed; aws-chunked chunk signatures are not implemented");
   }
   return std::nullopt;
 }
@@ -559,51 +417,17 @@ Outcome run_v2(const json::object& c, const Inputs& base, std::string_view form,
   }
   const sign::Clock::time_point when = base.time.value_or(sign::Clock::time_point{});
 
-  sign::Signer signer;
-  if (form == "header") {
-    auto result = signer.sign_v2(request, credentials, v2, when);
-    if (!result) {
-      return error("sign_v2: " + result.error().describe());
-    }
-    return first_failure({
-        compare("string_to_sign", string_at(&expected, "string_to_sign"), result->string_to_sign),
-        compare("signature", string_at(&expected, "signature"), result->signature),
-        compare("authorization", string_at(&expected, "authorization"), result->authorization()),
-    });
+  if (form == "query") {
+    return not_run("query-string authentication is not implemented (credrotd signs in the header)");
   }
-
-  std::erase_if(request.query, [](const sign::QueryParam& p) {
-    return p.key == "AWSAccessKeyId" || p.key == "Expires" || p.key == "Signature";
-  });
-  std::optional<std::int64_t> expires = int_at(options, "expires_epoch");
-  if (!expires) {
-    expires = int_at(&expected, "expires");
-  }
-  if (!expires) {
-    return error("a SigV2 query-form case needs options.expires_epoch or expected.expires");
-  }
-  auto result = signer.presign_v2(request, credentials, v2,
-                                  sign::Clock::time_point(std::chrono::seconds(*expires)));
+  auto result = sign::sign_v2(request, credentials, v2, when);
   if (!result) {
-    return error("presign_v2: " + result.error().describe());
+    return error("sign_v2: " + result.error().describe());
   }
-  const auto param = [&result](std::string_view key) {
-    for (const sign::QueryParam& p : result->query) {
-      if (p.key == key) {
-        return p.value;
-      }
-    }
-    return std::string("(absent)");
-  };
   return first_failure({
       compare("string_to_sign", string_at(&expected, "string_to_sign"), result->string_to_sign),
       compare("signature", string_at(&expected, "signature"), result->signature),
-      compare("signature_url_encoded", string_at(&expected, "signature_url_encoded"),
-              sign::uri_encode(result->signature, sign::Slash::encode)),
-      compare("expires", string_at(&expected, "expires"), param("Expires")),
-      compare("access_key_id", string_at(&expected, "access_key_id"), param("AWSAccessKeyId")),
-      compare_params(object_at(expected, "query_params"), result->query),
-      compare_url("presigned_url", string_at(&expected, "presigned_url"), result->url),
+      compare("authorization", string_at(&expected, "authorization"), result->authorization()),
   });
 }
 
@@ -617,6 +441,11 @@ void report(std::string_view id, std::string_view form, const Outcome& outcome,
   if (!outcome) {
     std::cout << "PASS " << name << "\n";
     ++totals.passed;
+    return;
+  }
+  if (outcome->not_run) {
+    std::cout << "NOT RUN " << name << ": " << outcome->message << "\n";
+    ++totals.not_run;
     return;
   }
   ++totals.failed;
@@ -738,6 +567,9 @@ int main(int argc, char** argv)
   std::cout << totals.passed << " passed, " << totals.failed << " failed";
   if (totals.skipped != 0) {
     std::cout << " (" << totals.skipped << " skipped: usable=false)";
+  }
+  if (totals.not_run != 0) {
+    std::cout << " (" << totals.not_run << " not run: presigned and chunk forms)";
   }
   std::cout << "\n";
   return totals.failed == 0 ? 0 : 1;

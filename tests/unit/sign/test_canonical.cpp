@@ -13,16 +13,12 @@ namespace {
 
 std::string v4_value(std::string_view raw)
 {
-  std::string out = "prefix;"; // appends: what was there stays
-  sign::append_v4_header_value(raw, out);
-  return out.substr(7);
+  return sign::v4_header_value(raw);
 }
 
 std::string v2_value(std::string_view raw)
 {
-  std::string out;
-  sign::append_v2_header_value(raw, out);
-  return out;
+  return sign::v2_header_value(raw);
 }
 
 } // namespace
