@@ -5,9 +5,12 @@
 // a block of `key = value` lines).
 #include "consumers/aws_credentials.hpp"
 
+#include "core/text.hpp"
+
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-#include <map>
 #include <set>
 #include <tuple>
 
@@ -21,6 +24,17 @@ constexpr std::string_view k_access = "aws_access_key_id";
 constexpr std::string_view k_secret = "aws_secret_access_key";
 constexpr std::array<std::string_view, 2> k_tokens = {"aws_session_token", "aws_security_token"};
 constexpr std::string_view k_default_section = "DEFAULT";
+
+bool is_token(std::string_view name)
+{
+  return std::find(k_tokens.begin(), k_tokens.end(), name) != k_tokens.end();
+}
+
+// One of the options credrotd rotates or removes.
+bool is_credential(std::string_view name)
+{
+  return name == k_access || name == k_secret || is_token(name);
+}
 
 struct Option {
   std::string section;
@@ -129,9 +143,9 @@ core::Result<Parsed> parse(const Source& source)
       if (name != k_default_section) {
         if (!sections_seen.insert(name).second) {
           return text::parse_error(source, sb,
-                                   "section [" + name +
-                                       "] appears twice; botocore rejects the whole file "
-                                       "(DuplicateSectionError): merge the two");
+                                   fmt::format("section [{}] appears twice; botocore rejects the "
+                                               "whole file (DuplicateSectionError): merge the two",
+                                               name));
         }
       }
       parsed.sections.push_back(Section{name, i, {}});
@@ -162,7 +176,7 @@ core::Result<Parsed> parse(const Source& source)
     }
     Option o;
     o.section = *section;
-    o.name = text::ascii_lower(t.substr(sb, key_end - sb));
+    o.name = core::ascii_lower(t.substr(sb, key_end - sb));
     o.line = i;
     o.last_line = i;
     o.key_begin = sb;
@@ -172,9 +186,9 @@ core::Result<Parsed> parse(const Source& source)
     o.parts.push_back(t.substr(o.value_begin, o.value_end - o.value_begin));
     if (!options_seen.insert({o.section, o.name}).second) {
       return text::parse_error(source, sb,
-                               o.name + " appears twice in [" + o.section +
-                                   "]; botocore rejects the whole file (DuplicateOptionError): "
-                                   "keep only one");
+                               fmt::format("{} appears twice in [{}]; botocore rejects the whole "
+                                           "file (DuplicateOptionError): keep only one",
+                                           o.name, o.section));
     }
     option = parsed.options.size();
     parsed.sections.back().options.push_back(parsed.options.size());
@@ -192,25 +206,26 @@ core::Result<Parsed> parse(const Source& source)
     for (std::size_t p = 1; p < o.parts.size(); ++p) {
       if (!o.parts[p].empty() && o.parts[p].find('=') == std::string_view::npos) {
         return text::parse_error(source, o.key_begin,
-                                 o.name + " starts an indented block of nested settings in which a "
-                                          "line has no '='; botocore rejects the whole file");
+                                 fmt::format("{} starts an indented block of nested settings in "
+                                             "which a line has no '='; botocore rejects the whole "
+                                             "file",
+                                             o.name));
       }
     }
   }
   for (const auto& o : parsed.options) {
-    const bool credential = o.name == k_access || o.name == k_secret ||
-                            std::find(k_tokens.begin(), k_tokens.end(), o.name) != k_tokens.end();
-    if (o.section == k_default_section && credential) {
+    if (o.section == k_default_section && is_credential(o.name)) {
       return text::parse_error(source, o.key_begin,
-                               o.name + " in [DEFAULT] is inherited by every profile of the file; "
-                                        "move it into the profile that uses it");
+                               fmt::format("{} in [DEFAULT] is inherited by every profile of the "
+                                           "file; move it into the profile that uses it",
+                                           o.name));
     }
   }
   return parsed;
 }
 
 struct ProfileView {
-  std::vector<const Section*> sections; // at most one (strict), kept as a list for clarity
+  const Section* section = nullptr; // strict: a profile has one section at most
   const Option* access = nullptr;
   const Option* secret = nullptr;
   std::vector<const Option*> tokens;
@@ -225,7 +240,7 @@ core::Result<ProfileView> find_profile(const Source& source, const Parsed& parse
     if (s.name != options.profile) {
       continue;
     }
-    view.sections.push_back(&s);
+    view.section = &s;
     for (const std::size_t index : s.options) {
       const Option& o = parsed.options[index];
       view.last = &o;
@@ -233,7 +248,7 @@ core::Result<ProfileView> find_profile(const Source& source, const Parsed& parse
         view.access = &o;
       } else if (o.name == k_secret) {
         view.secret = &o;
-      } else if (std::find(k_tokens.begin(), k_tokens.end(), o.name) != k_tokens.end()) {
+      } else if (is_token(o.name)) {
         view.tokens.push_back(&o);
       }
     }
@@ -241,22 +256,21 @@ core::Result<ProfileView> find_profile(const Source& source, const Parsed& parse
   for (const Option* o : {view.access, view.secret}) {
     if (o != nullptr && o->has_continuation) {
       return text::parse_error(source, o->key_begin,
-                               o->name + " continues on the indented line " +
-                                   std::to_string(parsed.lines[o->last_line].number) +
-                                   ", which botocore makes part of the key; remove the indented "
-                                   "line(s) or un-indent them");
+                               fmt::format("{} continues on the indented line {}, which botocore "
+                                           "makes part of the key; remove the indented line(s) or "
+                                           "un-indent them",
+                                           o->name, parsed.lines[o->last_line].number));
     }
   }
   return view;
 }
 
-std::optional<FoundValue> found(std::string_view t, const Parsed& parsed, const Option* o)
+std::optional<FoundValue> found(const Source& source, const Option* o)
 {
   if (o == nullptr) {
     return std::nullopt;
   }
-  return FoundValue{Content(t.substr(o->value_begin, o->value_end - o->value_begin)), o->key_begin,
-                    parsed.lines[o->line].number};
+  return found_value(source, o->value_begin, o->value_end, o->key_begin);
 }
 
 text::Edit value_edit(std::string_view t, const Option& o, std::string_view value)
@@ -276,10 +290,7 @@ std::vector<std::tuple<std::string, std::string, Content>> other_options(const P
 {
   std::vector<std::tuple<std::string, std::string, Content>> out;
   for (const auto& o : parsed.options) {
-    const bool ours = o.section == options.profile &&
-                      (o.name == k_access || o.name == k_secret ||
-                       std::find(k_tokens.begin(), k_tokens.end(), o.name) != k_tokens.end());
-    if (!ours) {
+    if (o.section != options.profile || !is_credential(o.name)) {
       out.emplace_back(o.section, o.name, o.joined());
     }
   }
@@ -319,9 +330,8 @@ core::Result<std::optional<FoundKey>> read(const Source& source, const Options& 
   CREDROTD_TRY(check_profile_name(options.profile));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   CREDROTD_TRY_ASSIGN(const ProfileView view, find_profile(source, parsed, options));
-  return make_found_key(source, found(source.text, parsed, view.access),
-                        found(source.text, parsed, view.secret), std::string(k_access),
-                        std::string(k_secret));
+  return make_found_key(source, found(source, view.access), found(source, view.secret), k_access,
+                        k_secret);
 }
 
 core::Result<Content> create(const Options& options, std::string_view access_id,
@@ -344,11 +354,12 @@ core::Result<Content> render(const Source& source, const Options& options,
   const std::string_view eol = text::preferred_eol(t, parsed.lines);
   std::vector<text::Edit> edits;
 
-  if (view.sections.empty()) {
+  if (view.section == nullptr) {
     if (!options.create_profile) {
-      return text::file_error(source, core::Errc::not_found,
-                              "has no [" + options.profile +
-                                  "] profile; add it, or set create_profile = true");
+      return text::file_error(
+          source, core::Errc::not_found,
+          fmt::format("has no [{}] profile; add it, or set create_profile = true",
+                      options.profile));
     }
     std::vector<Content> block;
     if (!parsed.lines.empty()) {
@@ -376,7 +387,7 @@ core::Result<Content> render(const Source& source, const Options& options,
     } else {
       // An empty section: indent new keys like the next line that is not blank or a
       // comment, so that line does not become a continuation of them.
-      const Section& s = *view.sections.back();
+      const Section& s = *view.section;
       for (std::size_t i = s.header_line + 1; i < parsed.lines.size(); ++i) {
         const text::Line& line = parsed.lines[i];
         const std::size_t first = text::skip_spaces(t, line.begin, line.end, Spaces::python);
@@ -394,47 +405,31 @@ core::Result<Content> render(const Source& source, const Options& options,
     }
     if (!missing_lines.empty()) {
       const std::size_t anchor =
-          view.last != nullptr ? view.last->last_line : view.sections.back()->header_line;
+          view.last != nullptr ? view.last->last_line : view.section->header_line;
       text::insert_after(parsed.lines[anchor], eol, missing_lines, edits);
     }
     if (options.session_token == SessionToken::remove && !view.tokens.empty()) {
-      std::vector<std::size_t> doomed;
+      std::vector<text::LineRange> doomed;
       for (const Option* o : view.tokens) {
-        for (std::size_t i = o->line; i <= o->last_line; ++i) {
-          doomed.push_back(i);
-        }
+        doomed.emplace_back(o->line, o->last_line);
       }
-      std::sort(doomed.begin(), doomed.end());
-      for (std::size_t i = 0; i < doomed.size();) {
-        std::size_t j = i;
-        while (j + 1 < doomed.size() && doomed[j + 1] == doomed[j] + 1) {
-          ++j;
-        }
-        text::remove_lines(parsed.lines, doomed[i], doomed[j], edits);
-        i = j + 1;
-      }
+      text::remove_line_ranges(parsed.lines, std::move(doomed), edits);
     }
   }
-  Content out = text::apply_edits(t, std::move(edits));
-
   // Read the result back as botocore will: the profile holds exactly the new key, and every
   // other option of the file reads as before.
-  const Source written{source.name, out};
-  auto check = parse(written);
-  if (!check) {
-    return text::unparsable_rewrite(source, check.error());
-  }
-  auto check_view = find_profile(written, *check, options);
-  const bool key_ok = check_view && check_view->access != nullptr &&
-                      check_view->secret != nullptr && check_view->access->joined() == access_id &&
-                      check_view->secret->joined() == secret.reveal() &&
-                      (options.session_token == SessionToken::keep || check_view->tokens.empty());
-  if (!key_ok || other_options(*check, options) != other_options(parsed, options)) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not give botocore the new key with every "
-                            "other setting unchanged; nothing written");
-  }
-  return out;
+  return read_back(source, text::apply_edits(t, std::move(edits)),
+                   "the rewritten file would not give botocore the new key with every other "
+                   "setting unchanged; nothing written",
+                   [&](const Source& written) -> core::Result<bool> {
+                     CREDROTD_TRY_ASSIGN(const Parsed check, parse(written));
+                     const auto v = find_profile(written, check, options);
+                     return v && v->access != nullptr && v->secret != nullptr &&
+                            v->access->joined() == access_id &&
+                            v->secret->joined() == secret.reveal() &&
+                            (options.session_token == SessionToken::keep || v->tokens.empty()) &&
+                            other_options(check, options) == other_options(parsed, options);
+                   });
 }
 
 } // namespace credrotd::consumers::aws_credentials

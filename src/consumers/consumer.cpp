@@ -12,14 +12,16 @@
 #include "consumers/systemd_credential.hpp"
 #include "consumers/template_file.hpp"
 
+#include <fmt/format.h>
+
 namespace credrotd::consumers {
 
 namespace {
 
 core::Error config_error(const ConsumerSpec& spec, std::string_view what)
 {
-  return core::make_error(core::Errc::config, std::string(to_string(spec.type)) + " consumer " +
-                                                  spec.path + ": " + std::string(what));
+  return core::make_error(core::Errc::config,
+                          fmt::format("{} consumer {}: {}", to_string(spec.type), spec.path, what));
 }
 
 core::Status prefixed(const ConsumerSpec& spec, core::Status status)
@@ -35,35 +37,46 @@ aws_credentials::Options aws_options(const ConsumerSpec& spec)
   return {spec.profile, spec.create_profile, spec.session_token};
 }
 
-core::Result<FileContent> read_template(const ConsumerSpec& spec)
+// The file at `path`; Errc::not_found with `missing` when it does not exist.
+core::Result<FileContent> read_existing(const std::string& path, std::string missing)
 {
-  CREDROTD_TRY_ASSIGN(auto file, read_file(spec.template_path));
+  CREDROTD_TRY_ASSIGN(auto file, read_file(path));
   if (!file) {
-    return core::make_error(core::Errc::not_found, "template " + spec.template_path + " (for " +
-                                                       spec.path + ") does not exist");
+    return core::make_error(core::Errc::not_found, std::move(missing));
   }
   return std::move(*file);
 }
 
-core::Error missing_file(const ConsumerSpec& spec)
+core::Result<FileContent> read_template(const ConsumerSpec& spec)
 {
-  return core::make_error(core::Errc::not_found,
-                          spec.path + " does not exist; credrotd rewrites " +
-                              std::string(to_string(spec.type)) +
-                              " files but does not create them (the client needs more than the "
-                              "key): create it first");
+  return read_existing(spec.template_path, fmt::format("template {} (for {}) does not exist",
+                                                       spec.template_path, spec.path));
 }
 
 core::Result<FileContent> read_bookmark_file(const std::string& path)
 {
-  CREDROTD_TRY_ASSIGN(auto file, read_file(path));
-  if (!file) {
-    return core::make_error(core::Errc::not_found,
-                            "bookmark " + path +
-                                " does not exist; credrotd rewrites bookmarks but does not "
-                                "create them: fix bookmarks, or save the bookmark with duck");
-  }
-  return std::move(*file);
+  return read_existing(path, fmt::format("bookmark {} does not exist; credrotd rewrites bookmarks "
+                                         "but does not create them: fix bookmarks, or save the "
+                                         "bookmark with duck",
+                                         path));
+}
+
+core::Error missing_file(const ConsumerSpec& spec)
+{
+  return core::make_error(
+      core::Errc::not_found,
+      fmt::format("{} does not exist; credrotd rewrites {} files but does not create them (the "
+                  "client needs more than the key): create it first",
+                  spec.path, to_string(spec.type)));
+}
+
+WriteOptions write_options(const ConsumerSpec& spec)
+{
+  WriteOptions options;
+  options.create_mode = spec.mode & 0777U;
+  options.mode_clear = spec.type == ConsumerType::s3fs ? s3fs::forbidden_mode_bits(spec.path) : 0;
+  options.in_place = spec.in_place ? InPlace::yes : InPlace::no;
+  return options;
 }
 
 // The key duck uses: the login the first bookmark names, or the only login for the host.
@@ -83,8 +96,8 @@ core::Result<std::optional<FoundKey>> read_cyberduck(const ConsumerSpec& spec,
     if (!all.empty()) {
       return text::file_error(
           credentials, core::Errc::parse,
-          "no password for " + cyberduck::property_key(login, bookmark.username) +
-              ", the login bookmark " + spec.bookmarks.front() + " names: duck would ask for one");
+          fmt::format("no password for {}, the login bookmark {} names: duck would ask for one",
+                      cyberduck::property_key(login, bookmark.username), spec.bookmarks.front()));
     }
   }
   return found;
@@ -226,15 +239,6 @@ core::Status check_spec(const ConsumerSpec& spec)
   return config_error(spec, "unknown type");
 }
 
-WriteOptions write_options(const ConsumerSpec& spec)
-{
-  WriteOptions options;
-  options.create_mode = spec.mode & 0777U;
-  options.mode_clear = spec.type == ConsumerType::s3fs ? s3fs::forbidden_mode_bits(spec.path) : 0;
-  options.in_place = spec.in_place ? InPlace::yes : InPlace::no;
-  return options;
-}
-
 core::Result<std::optional<KeyInFile>> read_key(const ConsumerSpec& spec)
 {
   CREDROTD_TRY(check_spec(spec));
@@ -275,15 +279,12 @@ core::Result<std::optional<KeyInFile>> read_key(const ConsumerSpec& spec)
     found = systemd_credential::read(spec.path, source.text);
     break;
   }
-  if (!found) {
-    return found.error();
-  }
-  if (!*found) {
+  CREDROTD_TRY_ASSIGN(auto key, std::move(found));
+  if (!key) {
     return std::optional<KeyInFile>{};
   }
-  FoundKey& key = **found;
   return std::optional<KeyInFile>(
-      KeyInFile{std::move(key.access_id), std::move(key.secret), file->real_path, key.line});
+      KeyInFile{std::move(key->access_id), std::move(key->secret), file->real_path, key->line});
 }
 
 core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view access_id,
@@ -309,9 +310,9 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
     case ConsumerType::aws_credentials:
       if (!exists) {
         if (!spec.create_profile) {
-          return core::make_error(core::Errc::not_found, spec.path +
-                                                             " does not exist; create it, or set "
-                                                             "create_profile = true");
+          return core::make_error(core::Errc::not_found,
+                                  spec.path + " does not exist; create it, or set create_profile "
+                                              "= true");
         }
         return aws_credentials::create(aws_options(spec), access_id, secret);
       }
@@ -346,17 +347,6 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
     return config_error(spec, "unknown type");
   };
   return rewrite_file(spec.path, write_options(spec), render);
-}
-
-core::Result<std::size_t> remove_stray_temp_files(const ConsumerSpec& spec)
-{
-  CREDROTD_TRY(check_spec(spec));
-  CREDROTD_TRY_ASSIGN(std::size_t removed, remove_stray_temp_files(spec.path));
-  for (const auto& bookmark : spec.bookmarks) {
-    CREDROTD_TRY_ASSIGN(const std::size_t n, remove_stray_temp_files(bookmark));
-    removed += n;
-  }
-  return removed;
 }
 
 } // namespace credrotd::consumers

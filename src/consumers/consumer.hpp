@@ -20,18 +20,12 @@ namespace credrotd::consumers {
 core::Result<std::optional<KeyInFile>> read_key(const ConsumerSpec& spec);
 
 // Reads `spec.path`, renders it with the new key (only the key values change), and writes
-// it through rewrite_file(). Rolling back is apply() with the old key, re-read from
-// Keystone: no copy of a secret is ever kept on disk. A file that does not exist is created
-// (mode `spec.mode`, the directory's owner and group) for s3fs, envfile and template, and for
-// aws-credentials with create_profile; s3cmd and rclone need the file (Errc::not_found).
-// Same errors as read_key(), plus rewrite_file()'s.
+// it through rewrite_file() (which first removes the temp files a crash left). Rolling back is
+// apply() with the old key, re-read from Keystone: no copy of a secret is ever kept on disk. A file
+// that does not exist is created (mode `spec.mode`, the directory's owner and group) for s3fs,
+// envfile and template, and for aws-credentials with create_profile; s3cmd and rclone need the file
+// (Errc::not_found). Same errors as read_key(), plus rewrite_file()'s.
 core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view access_id,
                                 const core::Secret& secret);
-
-// Removes the temp files a crash left next to `spec.path` (apply() also does this first).
-core::Result<std::size_t> remove_stray_temp_files(const ConsumerSpec& spec);
-
-// The write options apply() uses for `spec`.
-WriteOptions write_options(const ConsumerSpec& spec);
 
 } // namespace credrotd::consumers

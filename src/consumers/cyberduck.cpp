@@ -4,6 +4,9 @@
 #include "consumers/cyberduck.hpp"
 
 #include "consumers/java_properties.hpp"
+#include "core/text.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
@@ -24,16 +27,17 @@ bool host_char(char c)
 core::Error url_error(std::string_view what)
 {
   return core::make_error(core::Errc::config,
-                          "url " + std::string(what) +
-                              "; write the S3 endpoint as duck names it, e.g. "
-                              "\"https://s3.example.org\" or \"https://s3.example.org:8443\"");
+                          fmt::format("url {}; write the S3 endpoint as duck names it, e.g. "
+                                      "\"https://s3.example.org\" or "
+                                      "\"https://s3.example.org:8443\"",
+                                      what));
 }
 
 // The user of a credentials key for `login`, or nullopt when the key is for another login.
 std::optional<std::string_view> user_of(std::string_view key, const Login& login)
 {
   const std::string prefix = login.scheme + "://";
-  const std::string suffix = "@" + login.host + ":" + std::to_string(login.port);
+  const std::string suffix = fmt::format("@{}:{}", login.host, login.port);
   if (key.size() <= prefix.size() + suffix.size() || !key.starts_with(prefix) ||
       !key.ends_with(suffix)) {
     return std::nullopt;
@@ -73,9 +77,9 @@ logins_parsed(const Source& source, const java_properties::Parsed& parsed, const
   for (const std::string& user : order) {
     const java_properties::Entry& entry = parsed.entries[last[user]];
     if (entry.value.empty()) {
-      return text::parse_error(source, parsed.lines[entry.first_line].begin,
-                               "the login " + entry.key +
-                                   " has an empty password: duck would send no secret");
+      return text::parse_error(
+          source, parsed.lines[entry.first_line].begin,
+          fmt::format("the login {} has an empty password: duck would send no secret", entry.key));
     }
     FoundKey key;
     key.access_id = user;
@@ -101,15 +105,15 @@ core::Result<std::optional<FoundKey>> pick(const Source& source, std::vector<Fou
     return std::optional<FoundKey>{};
   }
   if (found.size() > 1) {
-    std::string where;
+    std::vector<std::uint32_t> lines;
     for (const FoundKey& key : found) {
-      where += (where.empty() ? "" : ", ") + std::to_string(key.line);
+      lines.push_back(key.line);
     }
-    return text::file_error(source, core::Errc::parse,
-                            std::to_string(found.size()) + " logins for " +
-                                property_key(login, "*") + " (lines " + where +
-                                "): which one duck uses depends on the bookmark or --username; "
-                                "list the bookmarks in the consumer, or remove the stale lines");
+    return text::file_error(
+        source, core::Errc::parse,
+        fmt::format("{} logins for {} (lines {}): which one duck uses depends on the bookmark or "
+                    "--username; list the bookmarks in the consumer, or remove the stale lines",
+                    found.size(), property_key(login, "*"), fmt::join(lines, ", ")));
   }
   return std::optional<FoundKey>(std::move(found.front()));
 }
@@ -139,8 +143,9 @@ core::Result<std::optional<PlistValue>> plist_string(const Source& source, std::
     return std::optional<PlistValue>{};
   }
   if (t.find(tag, at + 1) != std::string_view::npos) {
-    return text::parse_error(source, t.find(tag, at + 1),
-                             "a second " + tag + ": credrotd cannot tell which one duck reads");
+    return text::parse_error(
+        source, t.find(tag, at + 1),
+        fmt::format("a second {}: credrotd cannot tell which one duck reads", tag));
   }
   std::size_t p = at + tag.size();
   while (p < t.size() && xml_space(t[p])) {
@@ -232,8 +237,7 @@ core::Result<Login> parse_url(std::string_view url)
 
 std::string property_key(const Login& login, std::string_view user)
 {
-  return login.scheme + "://" + std::string(user) + "@" + login.host + ":" +
-         std::to_string(login.port);
+  return fmt::format("{}://{}@{}:{}", login.scheme, user, login.host, login.port);
 }
 
 core::Result<std::vector<FoundKey>> logins(const Source& credentials, const Login& login)
@@ -272,32 +276,17 @@ core::Result<Content> render(const Source& credentials, const Login& login,
     anchor = &entries.front();
   }
   std::vector<text::Edit> edits;
-  // Logins removed from adjacent lines go as one block: removing the last line of a file without
-  // a final newline takes the previous line's newline, which removing the previous login as a
-  // block of its own would take too (overlapping edits).
-  std::optional<std::pair<std::size_t, std::size_t>> removed; // first and last line
-  const auto flush = [&] {
-    if (removed) {
-      text::remove_lines(parsed.lines, removed->first, removed->second, edits);
-      removed.reset();
-    }
-  };
+  std::vector<text::LineRange> removed;
   for (const HostEntry& e : entries) {
     const java_properties::Entry& entry = parsed.entries[e.index];
     if (&e == anchor) {
-      flush();
       const std::size_t begin = parsed.lines[entry.first_line].begin;
       edits.push_back({begin, parsed.lines[entry.last_line].end - begin, line});
     } else if (e.user == access_id || others == OtherLogins::remove) {
-      if (removed && removed->second + 1 == entry.first_line) {
-        removed->second = entry.last_line;
-      } else {
-        flush();
-        removed = std::pair{entry.first_line, entry.last_line};
-      }
+      removed.emplace_back(entry.first_line, entry.last_line);
     }
   }
-  flush();
+  text::remove_line_ranges(parsed.lines, std::move(removed), edits);
   const bool insert_at_end =
       anchor == nullptr && (entries.empty() || parsed.entries[entries.back().index].last_line + 1 ==
                                                    parsed.lines.size());
@@ -316,25 +305,18 @@ core::Result<Content> render(const Source& credentials, const Login& login,
                          edits);
     }
   }
-  Content out = text::apply_edits(t, std::move(edits));
-
-  const Source written{credentials.name, out};
-  auto check = java_properties::parse(written);
-  if (!check) {
-    return text::unparsable_rewrite(credentials, check.error());
-  }
-  auto found = logins_parsed(written, *check, login);
-  const bool ok = found &&
-                  std::any_of(found->begin(), found->end(),
-                              [&](const FoundKey& k) {
-                                return k.access_id == access_id && k.secret == secret;
-                              }) &&
-                  (others == OtherLogins::keep || found->size() == 1);
-  if (!ok) {
-    return text::file_error(credentials, core::Errc::internal,
-                            "the rewritten file would not give duck the new key; nothing written");
-  }
-  return out;
+  return read_back(credentials, text::apply_edits(t, std::move(edits)),
+                   "the rewritten file would not give duck the new key; nothing written",
+                   [&](const Source& written) -> core::Result<bool> {
+                     CREDROTD_TRY_ASSIGN(const auto check, java_properties::parse(written));
+                     const auto found = logins_parsed(written, check, login);
+                     return found &&
+                            std::any_of(found->begin(), found->end(),
+                                        [&](const FoundKey& k) {
+                                          return k.access_id == access_id && k.secret == secret;
+                                        }) &&
+                            (others == OtherLogins::keep || found->size() == 1);
+                   });
 }
 
 core::Result<Bookmark> read_bookmark(const Source& bookmark)
@@ -367,13 +349,14 @@ core::Result<Content> render_bookmark(const Source& bookmark, const Login& login
                                       std::string_view access_id)
 {
   CREDROTD_TRY_ASSIGN(const Bookmark current, read_bookmark(bookmark));
-  if (text::ascii_lower(current.hostname) != text::ascii_lower(login.host) ||
+  if (!core::iequals(current.hostname, login.host) ||
       (!current.port.empty() && current.port != std::to_string(login.port))) {
-    return text::file_error(bookmark, core::Errc::config,
-                            "the bookmark is for " + current.hostname +
-                                (current.port.empty() ? std::string() : ":" + current.port) +
-                                ", not for the consumer's url (" + login.host + ":" +
-                                std::to_string(login.port) + "): fix url or bookmarks");
+    return text::file_error(
+        bookmark, core::Errc::config,
+        fmt::format("the bookmark is for {}{}, not for the consumer's url ({}:{}): fix url or "
+                    "bookmarks",
+                    current.hostname, current.port.empty() ? "" : ":" + current.port, login.host,
+                    login.port));
   }
   CREDROTD_TRY_ASSIGN(const auto found, plist_string(bookmark, "Username"));
   if (!found) {
@@ -383,13 +366,12 @@ core::Result<Content> render_bookmark(const Source& bookmark, const Login& login
   std::vector<text::Edit> edits;
   edits.push_back({user.tag_begin, user.tag_end - user.tag_begin,
                    text::concat({"<string>", access_id, "</string>"})});
-  Content out = text::apply_edits(bookmark.text, std::move(edits));
-  const auto check = read_bookmark({bookmark.name, out});
-  if (!check || check->username != access_id) {
-    return text::file_error(bookmark, core::Errc::internal,
-                            "the rewritten bookmark would not name the new key; nothing written");
-  }
-  return out;
+  return read_back(bookmark, text::apply_edits(bookmark.text, std::move(edits)),
+                   "the rewritten bookmark would not name the new key; nothing written",
+                   [&](const Source& written) {
+                     const auto check = read_bookmark(written);
+                     return check && check->username == access_id;
+                   });
 }
 
 } // namespace credrotd::consumers::cyberduck

@@ -4,6 +4,8 @@
 // each value's bytes are, so the value can be replaced without touching anything else.
 #include "consumers/envfile.hpp"
 
+#include <fmt/format.h>
+
 namespace credrotd::consumers::envfile {
 
 namespace {
@@ -266,16 +268,17 @@ core::Result<Ours> find_ours(const Source& source, const Parsed& parsed, const O
     }
     if (bom) {
       return text::parse_error(source, 0,
-                               std::string(key) +
-                                   " is assigned right after a byte order mark, which makes "
-                                   "systemd drop the assignment; remove the first 3 bytes");
+                               fmt::format("{} is assigned right after a byte order mark, which "
+                                           "makes systemd drop the assignment; remove the first 3 "
+                                           "bytes",
+                                           key));
     }
     if (*slot != nullptr) {
       return text::parse_error(
           source, a.key_begin,
-          std::string(key) + " is assigned again (first on line " +
-              std::to_string(text::position_of(source.text, (*slot)->key_begin).line) +
-              "); systemd uses the last one: keep only one");
+          fmt::format("{} is assigned again (first on line {}); systemd uses "
+                      "the last one: keep only one",
+                      key, text::position_of(source.text, (*slot)->key_begin).line));
     }
     *slot = &a;
   }
@@ -324,8 +327,9 @@ core::Status check_variable_name(std::string_view option, std::string_view name)
   }
   if (!ok) {
     return core::make_error(core::Errc::config,
-                            std::string(option) + " = \"" + std::string(name) +
-                                "\" is not a variable name systemd keeps ([A-Za-z_][A-Za-z0-9_]*)");
+                            fmt::format("{} = \"{}\" is not a variable name systemd keeps "
+                                        "([A-Za-z_][A-Za-z0-9_]*)",
+                                        option, name));
   }
   return {};
 }
@@ -370,26 +374,20 @@ core::Result<Content> render(const Source& source, const Options& options,
     missing.push_back(text::concat({options.secret_key_var, "=", secret.reveal()}));
   }
   text::append_lines(t, text::split_lines(t), missing, edits);
-  Content out = text::apply_edits(t, std::move(edits));
-
   // Read the result back as systemd will: the two variables hold the new values, and every
   // other assignment reads as before (a trailing backslash or an open quote at the end of
   // the original would swallow appended lines: this catches it).
-  const Source written{source.name, out};
-  auto check = parse(written);
-  if (!check) {
-    return text::unparsable_rewrite(source, check.error());
-  }
-  auto check_ours = find_ours(written, *check, options);
-  if (!check_ours || check_ours->access == nullptr || check_ours->secret == nullptr ||
-      check_ours->access->value != access_id || check_ours->secret->value != secret.reveal() ||
-      others(*check, options) != others(parsed, options)) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not give the new values with every other "
-                            "assignment unchanged (is the last line an open quote or a trailing "
-                            "backslash?); nothing written");
-  }
-  return out;
+  return read_back(source, text::apply_edits(t, std::move(edits)),
+                   "the rewritten file would not give the new values with every other "
+                   "assignment unchanged (is the last line an open quote or a trailing "
+                   "backslash?); nothing written",
+                   [&](const Source& written) -> core::Result<bool> {
+                     CREDROTD_TRY_ASSIGN(const Parsed check, parse(written));
+                     const auto v = find_ours(written, check, options);
+                     return v && v->access != nullptr && v->secret != nullptr &&
+                            v->access->value == access_id && v->secret->value == secret.reveal() &&
+                            others(check, options) == others(parsed, options);
+                   });
 }
 
 } // namespace credrotd::consumers::envfile

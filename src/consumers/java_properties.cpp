@@ -30,59 +30,52 @@ void append_code_point(Content& out, unsigned cp)
   }
 }
 
-// A piece of a logical line: bytes of the file at [begin, end).
-struct Piece {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-};
-
-// loadConvert(): the escapes of a key or value. `pieces` are in file order.
-core::Result<Content> unescape(const Source& source, const std::vector<Piece>& pieces,
-                               std::size_t skip)
-{
-  // Flatten, remembering each byte's offset for messages.
-  std::vector<std::size_t> offsets;
+// A logical line: its bytes (the continued lines joined, each without its leading blanks and
+// continuing backslash) and the offset of each in the file, for messages.
+struct Logical {
   Content bytes;
-  for (const Piece& p : pieces) {
-    for (std::size_t i = p.begin; i < p.end; ++i) {
-      if (skip > 0) {
-        --skip;
-        continue;
-      }
-      bytes += source.text[i];
+  std::vector<std::size_t> offsets;
+
+  void append(std::string_view t, std::size_t begin, std::size_t end)
+  {
+    bytes.append(t.substr(begin, end - begin));
+    for (std::size_t i = begin; i < end; ++i) {
       offsets.push_back(i);
     }
   }
+};
+
+// loadConvert(): the escapes of bytes [from, to) of a logical line.
+core::Result<Content> unescape(const Source& source, const Logical& l, std::size_t from,
+                               std::size_t to)
+{
   Content out;
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    const char c = bytes[i];
-    if (c != '\\' || i + 1 == bytes.size()) {
+  for (std::size_t i = from; i < to; ++i) {
+    const char c = l.bytes[i];
+    if (c != '\\' || i + 1 == to) {
       append_code_point(out, static_cast<unsigned char>(c));
       continue;
     }
-    const char e = bytes[++i];
+    const char e = l.bytes[++i];
     if (e == 'u') {
       // Exactly four hex digits (from_chars takes no sign or prefix for an unsigned).
       unsigned cp = 0;
-      const char* first = bytes.data() + i + 1;
-      const char* last = first + std::min<std::size_t>(4, bytes.size() - i - 1);
+      const char* first = l.bytes.data() + i + 1;
+      const char* last = first + std::min<std::size_t>(4, to - i - 1);
       const auto [end, ec] = std::from_chars(first, last, cp, 16);
       if (ec != std::errc() || end != first + 4) {
-        return text::parse_error(source, offsets[i],
+        return text::parse_error(source, l.offsets[i],
                                  "malformed \\uXXXX escape: Java refuses the whole file");
       }
       i += 4;
       append_code_point(out, cp);
-    } else if (e == 't') {
-      out += '\t';
-    } else if (e == 'n') {
-      out += '\n';
-    } else if (e == 'r') {
-      out += '\r';
-    } else if (e == 'f') {
-      out += '\f';
     } else {
-      append_code_point(out, static_cast<unsigned char>(e));
+      const char unescaped = e == 't'   ? '\t'
+                             : e == 'n' ? '\n'
+                             : e == 'r' ? '\r'
+                             : e == 'f' ? '\f'
+                                        : e;
+      append_code_point(out, static_cast<unsigned char>(unescaped));
     }
   }
   return out;
@@ -90,11 +83,16 @@ core::Result<Content> unescape(const Source& source, const std::vector<Piece>& p
 
 bool odd_backslashes_at_end(std::string_view s)
 {
-  std::size_t n = 0;
-  while (n < s.size() && s[s.size() - 1 - n] == '\\') {
-    ++n;
+  const std::size_t last = s.find_last_not_of('\\');
+  return (s.size() - (last == std::string_view::npos ? 0 : last + 1)) % 2 == 1;
+}
+
+std::size_t skip_blanks(std::string_view t, std::size_t from, std::size_t to)
+{
+  while (from < to && is_blank(t[from])) {
+    ++from;
   }
-  return n % 2 == 1;
+  return from;
 }
 
 } // namespace
@@ -107,94 +105,55 @@ core::Result<Parsed> parse(const Source& source)
   parsed.lines = text::split_lines(t);
   const auto& lines = parsed.lines;
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    std::size_t b = lines[i].begin;
-    while (b < lines[i].end && is_blank(t[b])) {
-      ++b;
-    }
+    std::size_t b = skip_blanks(t, lines[i].begin, lines[i].end);
     if (b == lines[i].end || t[b] == '#' || t[b] == '!') {
       continue;
     }
     Entry entry;
     entry.first_line = i;
-    std::vector<Piece> pieces{{b, lines[i].end}};
     // A line ending in an odd number of backslashes continues on the next one, whose leading
     // blanks are skipped; the backslash itself is dropped.
-    while (odd_backslashes_at_end(
-        t.substr(pieces.back().begin, pieces.back().end - pieces.back().begin))) {
-      --pieces.back().end;
+    Logical l;
+    for (;;) {
+      const bool continued = odd_backslashes_at_end(t.substr(b, lines[i].end - b));
+      l.append(t, b, continued ? lines[i].end - 1 : lines[i].end);
+      if (!continued) {
+        break;
+      }
       if (i + 1 == lines.size()) {
         parsed.continued_at_end = true;
         break;
       }
       ++i;
-      std::size_t nb = lines[i].begin;
-      while (nb < lines[i].end && is_blank(t[nb])) {
-        ++nb;
-      }
-      pieces.push_back({nb, lines[i].end});
+      b = skip_blanks(t, lines[i].begin, lines[i].end);
     }
     entry.last_line = i;
 
-    // The key ends at the first unescaped '=', ':' or blank.
-    std::vector<Piece> key_pieces;
-    std::size_t value_skip = 0; // bytes of the logical line before the value
-    std::size_t consumed = 0;
+    // The key ends at the first unescaped '=', ':' or blank; then blanks, at most one '=' or
+    // ':' (when none ended the key), and blanks again before the value.
+    const std::size_t n = l.bytes.size();
+    std::size_t key_end = n;
     bool has_separator = false;
-    bool found_end = false;
     bool escaped = false;
-    for (const Piece& p : pieces) {
-      for (std::size_t k = p.begin; k < p.end && !found_end; ++k) {
-        const char c = t[k];
-        if ((c == '=' || c == ':') && !escaped) {
-          has_separator = true;
-          found_end = true;
-          key_pieces.push_back({p.begin, k});
-          value_skip = consumed + (k - p.begin) + 1;
-        } else if (is_blank(c) && !escaped) {
-          found_end = true;
-          key_pieces.push_back({p.begin, k});
-          value_skip = consumed + (k - p.begin) + 1;
-        } else {
-          escaped = c == '\\' ? !escaped : false;
-        }
+    for (std::size_t k = 0; k < n && key_end == n; ++k) {
+      const char c = l.bytes[k];
+      if (!escaped && (c == '=' || c == ':' || is_blank(c))) {
+        key_end = k;
+        has_separator = !is_blank(c);
       }
-      if (found_end) {
+      escaped = c == '\\' && !escaped;
+    }
+    std::size_t value = std::min(key_end + 1, n);
+    for (; value < n; ++value) {
+      const char c = l.bytes[value];
+      if (!is_blank(c) && (has_separator || (c != '=' && c != ':'))) {
         break;
       }
-      key_pieces.push_back(p);
-      consumed += p.end - p.begin;
+      has_separator = has_separator || !is_blank(c);
     }
-    std::size_t total = 0;
-    for (const Piece& p : pieces) {
-      total += p.end - p.begin;
-    }
-    if (!found_end) {
-      value_skip = total;
-    }
-    // Blanks, then at most one '=' or ':' (when none ended the key), then blanks.
-    const auto byte_at = [&](std::size_t n) {
-      for (const Piece& p : pieces) {
-        if (n < p.end - p.begin) {
-          return t[p.begin + n];
-        }
-        n -= p.end - p.begin;
-      }
-      return '\0';
-    };
-    while (value_skip < total) {
-      const char c = byte_at(value_skip);
-      if (!is_blank(c)) {
-        if (!has_separator && (c == '=' || c == ':')) {
-          has_separator = true;
-        } else {
-          break;
-        }
-      }
-      ++value_skip;
-    }
-    CREDROTD_TRY_ASSIGN(const Content key, unescape(source, key_pieces, 0));
+    CREDROTD_TRY_ASSIGN(const Content key, unescape(source, l, 0, key_end));
     entry.key.assign(key.data(), key.size());
-    CREDROTD_TRY_ASSIGN(entry.value, unescape(source, pieces, value_skip));
+    CREDROTD_TRY_ASSIGN(entry.value, unescape(source, l, value, n));
     parsed.entries.push_back(std::move(entry));
   }
   return parsed;

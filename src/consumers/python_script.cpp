@@ -3,6 +3,10 @@
 // 3.11's rules), and the keyword arguments aws_access_key_id=/aws_secret_access_key=.
 #include "consumers/python_script.hpp"
 
+#include "core/text.hpp"
+
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace credrotd::consumers::python_script {
@@ -53,7 +57,7 @@ core::Result<std::optional<Literal>> literal_at(const Source& source, std::size_
   Literal lit;
   lit.begin = i;
   lit.quote = q;
-  lit.prefix = text::ascii_lower(t.substr(i, q - i));
+  lit.prefix = core::ascii_lower(t.substr(i, q - i));
   const char quote = t[q];
   lit.triple = t.substr(q, 3) == std::string(3, quote);
   const std::string closing = lit.triple ? std::string(3, quote) : std::string(1, quote);
@@ -106,10 +110,9 @@ core::Error refuse(const Source& source, std::size_t offset, std::string_view na
                    std::string_view what)
 {
   return text::parse_error(source, offset,
-                           std::string(name) + "= " + std::string(what) +
-                               ": credrotd rewrites only a plain '...' or \"...\" literal; write "
-                               "the key as one" +
-                               std::string(k_better));
+                           fmt::format("{}= {}: credrotd rewrites only a plain '...' or \"...\" "
+                                       "literal; write the key as one{}",
+                                       name, what, k_better));
 }
 
 core::Result<std::vector<Argument>> arguments(const Source& source)
@@ -214,11 +217,10 @@ core::Result<Found> find(const Source& source)
         source.text.substr(a.value.content, a.value.content_end - a.value.content);
     if (slot && std::string_view(slot->value) != value) {
       return text::parse_error(source, a.name_offset,
-                               std::string(a.name) + "= differs from the one on line " +
-                                   std::to_string(slot->line) +
-                                   ": the script uses two keys, and credrotd rotates one; split "
-                                   "it, or give both calls the same key" +
-                                   std::string(k_better));
+                               fmt::format("{}= differs from the one on line {}: the script uses "
+                                           "two keys, and credrotd rotates one; split it, or give "
+                                           "both calls the same key{}",
+                                           a.name, slot->line, k_better));
     }
     if (!slot) {
       slot = FoundValue{Content(value), a.value.content,
@@ -247,23 +249,19 @@ core::Result<Content> render(const Source& source, std::string_view access_id,
                                                      std::move(found.secret), k_access, k_secret));
   if (!key) {
     return text::file_error(source, core::Errc::not_found,
-                            "the script passes no aws_access_key_id=/aws_secret_access_key= "
-                            "literal; credrotd does not add arguments: write them in the boto3 "
-                            "call first" +
-                                std::string(k_better));
+                            fmt::format("the script passes no aws_access_key_id=/"
+                                        "aws_secret_access_key= literal; credrotd does not add "
+                                        "arguments: write them in the boto3 call first{}",
+                                        k_better));
   }
   std::vector<text::Edit> edits;
   for (const Argument& a : found.args) {
     edits.push_back({a.value.content, a.value.content_end - a.value.content,
                      a.name == k_access ? Content(access_id) : Content(secret.reveal())});
   }
-  Content out = text::apply_edits(source.text, std::move(edits));
-  auto check = read({source.name, out});
-  if (!check || !*check || (*check)->access_id != access_id || !((*check)->secret == secret)) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten script would not pass the new key; nothing written");
-  }
-  return out;
+  return read_back(source, text::apply_edits(source.text, std::move(edits)),
+                   "the rewritten script would not pass the new key; nothing written",
+                   [&](const Source& written) { return is_key(read(written), access_id, secret); });
 }
 
 } // namespace credrotd::consumers::python_script

@@ -7,6 +7,8 @@
 // skipped. GetValue() then expands %(name)s and falls back from "a.b" to "a".
 #include "consumers/rclone.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace credrotd::consumers::rclone {
@@ -40,26 +42,36 @@ struct Parsed {
   std::vector<Header> headers;
 };
 
+// The line as goconfig sees it: [begin, end) after strings.TrimSpace, past a byte order mark
+// at the start of the file.
+std::pair<std::size_t, std::size_t> trimmed(std::string_view t, const text::Line& line)
+{
+  const std::size_t from =
+      line.begin + (line.number == 1 && t.starts_with(text::k_bom) ? text::k_bom.size() : 0);
+  const std::size_t b = text::skip_spaces(t, from, line.end, Spaces::go);
+  return {b, text::trim_end(t, b, line.end, Spaces::go)};
+}
+
+bool is_comment(std::string_view t, std::size_t b, std::size_t e)
+{
+  return b == e || t[b] == '#' || t[b] == ';';
+}
+
 core::Status check_not_encrypted(const Source& source, const std::vector<text::Line>& lines)
 {
   // rclone's Decrypt() looks at the first line that is not blank or a comment, without
   // skipping a byte order mark; credrotd also looks past one, to refuse in both readings.
   for (const auto& line : lines) {
-    std::size_t begin = line.begin;
-    if (line.number == 1 && source.text.starts_with(text::k_bom)) {
-      begin += text::k_bom.size();
-    }
-    const std::size_t b = text::skip_spaces(source.text, begin, line.end, Spaces::go);
-    const std::size_t e = text::trim_end(source.text, b, line.end, Spaces::go);
-    if (b == e || source.text[b] == '#' || source.text[b] == ';') {
+    const auto [b, e] = trimmed(source.text, line);
+    if (is_comment(source.text, b, e)) {
       continue;
     }
     if (source.text.substr(b, e - b).starts_with("RCLONE_ENCRYPT_V")) {
       return text::file_error(source, core::Errc::unsafe,
-                              "is an encrypted rclone config (" +
-                                  std::string(source.text.substr(b, e - b)) +
-                                  "); credrotd cannot rewrite it without the password: decrypt "
-                                  "it (rclone config encryption remove) or remove this consumer");
+                              fmt::format("is an encrypted rclone config ({}); credrotd cannot "
+                                          "rewrite it without the password: decrypt it (rclone "
+                                          "config encryption remove) or remove this consumer",
+                                          source.text.substr(b, e - b)));
     }
     break;
   }
@@ -74,13 +86,8 @@ core::Result<Parsed> parse(const Source& source)
   CREDROTD_TRY(check_not_encrypted(source, parsed.lines));
   std::string section(k_default_section);
   for (const auto& line : parsed.lines) {
-    std::size_t begin = line.begin;
-    if (line.number == 1 && t.starts_with(text::k_bom)) {
-      begin += text::k_bom.size();
-    }
-    const std::size_t b = text::skip_spaces(t, begin, line.end, Spaces::go);
-    const std::size_t e = text::trim_end(t, b, line.end, Spaces::go);
-    if (b == e || t[b] == '#' || t[b] == ';') {
+    const auto [b, e] = trimmed(t, line);
+    if (is_comment(t, b, e)) {
       continue;
     }
     if (t[b] == '[' && t[e - 1] == ']') {
@@ -96,8 +103,8 @@ core::Result<Parsed> parse(const Source& source)
                                "file (empty section name not allowed)");
     }
     const std::string_view l = t.substr(b, e - b);
-    const auto cannot_parse = [&] {
-      return text::parse_error(source, b,
+    const auto cannot_parse = [&source, at = b] {
+      return text::parse_error(source, at,
                                "rclone cannot parse this line (could not parse line) and "
                                "refuses the whole file");
     };
@@ -211,10 +218,9 @@ core::Result<RemoteView> find_remote(const Source& source, const Parsed& parsed,
     }
     if (*slot != nullptr) {
       return text::parse_error(source, k.key_begin,
-                               k.key + " is set again in [" + std::string(remote) +
-                                   "] (first on line " +
-                                   std::to_string(parsed.lines[(*slot)->line].number) +
-                                   "); rclone uses the last one: keep only one");
+                               fmt::format("{} is set again in [{}] (first on line {}); rclone "
+                                           "uses the last one: keep only one",
+                                           k.key, remote, parsed.lines[(*slot)->line].number));
     }
     *slot = &k;
   }
@@ -226,22 +232,21 @@ core::Result<RemoteView> find_remote(const Source& source, const Parsed& parsed,
         source.text.substr(k->value_begin, k->value_end - k->value_begin);
     if (has_interpolation(value)) {
       return text::parse_error(source, k->value_begin,
-                               k->key +
-                                   " uses %(name)s interpolation, which rclone expands from "
-                                   "other keys: credrotd cannot manage that key; write the key "
-                                   "itself");
+                               fmt::format("{} uses %(name)s interpolation, which rclone expands "
+                                           "from other keys: credrotd cannot manage that key; "
+                                           "write the key itself",
+                                           k->key));
     }
   }
   return view;
 }
 
-std::optional<FoundValue> found(std::string_view t, const Parsed& parsed, const KeyLine* k)
+std::optional<FoundValue> found(const Source& source, const KeyLine* k)
 {
   if (k == nullptr) {
     return std::nullopt;
   }
-  return FoundValue{Content(t.substr(k->value_begin, k->value_end - k->value_begin)), k->key_begin,
-                    parsed.lines[k->line].number};
+  return found_value(source, k->value_begin, k->value_end, k->key_begin);
 }
 
 text::Edit value_edit(std::string_view t, const KeyLine& k, std::string_view value)
@@ -286,10 +291,10 @@ core::Result<std::optional<FoundKey>> read(const Source& source, const Options& 
   CREDROTD_TRY_ASSIGN(const RemoteView view, find_remote(source, parsed, options.remote));
   if (!view.exists) {
     return text::file_error(source, core::Errc::not_found,
-                            "has no [" + options.remote + "] remote");
+                            fmt::format("has no [{}] remote", options.remote));
   }
-  auto access = found(source.text, parsed, view.access);
-  auto secret = found(source.text, parsed, view.secret);
+  auto access = found(source, view.access);
+  auto secret = found(source, view.secret);
   // A remote "a.b" without a key reads it from remote "a" (goconfig's GetValue).
   std::string parent = options.remote;
   for (auto dot = parent.rfind('.'); (!access || !secret) && dot != std::string::npos;
@@ -297,10 +302,10 @@ core::Result<std::optional<FoundKey>> read(const Source& source, const Options& 
     parent.resize(dot);
     CREDROTD_TRY_ASSIGN(const RemoteView up, find_remote(source, parsed, parent));
     if (!access) {
-      access = found(source.text, parsed, up.access);
+      access = found(source, up.access);
     }
     if (!secret) {
-      secret = found(source.text, parsed, up.secret);
+      secret = found(source, up.secret);
     }
   }
   return make_found_key(source, std::move(access), std::move(secret), k_access, k_secret);
@@ -314,9 +319,9 @@ core::Result<Content> render(const Source& source, const Options& options,
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
   CREDROTD_TRY_ASSIGN(const RemoteView view, find_remote(source, parsed, options.remote));
   if (!view.exists) {
-    return text::file_error(source, core::Errc::not_found,
-                            "has no [" + options.remote +
-                                "] remote; create it first (rclone config create)");
+    return text::file_error(
+        source, core::Errc::not_found,
+        fmt::format("has no [{}] remote; create it first (rclone config create)", options.remote));
   }
   const std::string_view t = source.text;
   std::vector<text::Edit> edits;
@@ -353,26 +358,19 @@ core::Result<Content> render(const Source& source, const Options& options,
     text::insert_after(parsed.lines[*view.last_line], text::preferred_eol(t, parsed.lines), missing,
                        edits);
   }
-  Content out = text::apply_edits(t, std::move(edits));
-
   // Read the result back as rclone will.
-  const Source written{source.name, out};
-  auto check = parse(written);
-  if (!check) {
-    return text::unparsable_rewrite(source, check.error());
-  }
-  auto check_view = find_remote(written, *check, options.remote);
-  const auto value = [&](const KeyLine* k) {
-    return std::string_view(out).substr(k->value_begin, k->value_end - k->value_begin);
-  };
-  if (!check_view || check_view->access == nullptr || check_view->secret == nullptr ||
-      value(check_view->access) != access_id || value(check_view->secret) != secret.reveal() ||
-      check->keys.size() != parsed.keys.size() + missing.size()) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not give rclone the new key; nothing "
-                            "written");
-  }
-  return out;
+  return read_back(source, text::apply_edits(t, std::move(edits)),
+                   "the rewritten file would not give rclone the new key; nothing written",
+                   [&](const Source& written) -> core::Result<bool> {
+                     CREDROTD_TRY_ASSIGN(const Parsed check, parse(written));
+                     const auto v = find_remote(written, check, options.remote);
+                     const auto value = [&](const KeyLine* k) {
+                       return written.text.substr(k->value_begin, k->value_end - k->value_begin);
+                     };
+                     return v && v->access != nullptr && v->secret != nullptr &&
+                            value(v->access) == access_id && value(v->secret) == secret.reveal() &&
+                            check.keys.size() == parsed.keys.size() + missing.size();
+                   });
 }
 
 } // namespace credrotd::consumers::rclone

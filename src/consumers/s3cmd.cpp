@@ -5,6 +5,8 @@
 // then value.strip(); a value starting with '$' names an environment variable.
 #include "consumers/s3cmd.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 
 namespace credrotd::consumers::s3cmd {
@@ -99,9 +101,10 @@ core::Result<Parsed> parse(const Source& source)
     }
     if (hidden) {
       return text::parse_error(source, line.begin,
-                               std::string(key) +
-                                   " is on the line that starts with a byte order mark, which "
-                                   "s3cmd ignores; remove the byte order mark (the first 3 bytes)");
+                               fmt::format("{} is on the line that starts with a byte order mark, "
+                                           "which s3cmd ignores; remove the byte order mark (the "
+                                           "first 3 bytes)",
+                                           key));
     }
     DataLine d;
     d.line = i;
@@ -110,27 +113,28 @@ core::Result<Parsed> parse(const Source& source)
     d.value_begin = text::skip_spaces(t, eq + 1, line.end, Spaces::python);
     d.value_end = line.end;
     if (parsed.slots[slot]) {
-      return text::parse_error(
-          source, first,
-          std::string(key) + " is set again (first on line " +
-              std::to_string(parsed.lines[parsed.slots[slot]->line].number) +
-              "); s3cmd merges all sections and uses the last one: keep only one");
+      return text::parse_error(source, first,
+                               fmt::format("{} is set again (first on line {}); s3cmd merges all "
+                                           "sections and uses the last one: keep only one",
+                                           key, parsed.lines[parsed.slots[slot]->line].number));
     }
     parsed.slots[slot] = d;
   }
   return parsed;
 }
 
-core::Status check_not_env_reference(const Source& source, const DataLine& d, std::string_view name)
+// The value of access_key or secret_key; Errc::parse for one taken from the environment.
+core::Result<Content> key_value(const Source& source, const DataLine& d, std::string_view name)
 {
-  if (effective_value(source.text, d).starts_with('$')) {
+  Content value = effective_value(source.text, d);
+  if (value.starts_with('$')) {
     return text::parse_error(source, d.value_begin,
-                             std::string(name) +
-                                 " names an environment variable ($...), which s3cmd reads at "
-                                 "run time: credrotd cannot manage that key; write the key into "
-                                 "the file or remove this consumer");
+                             fmt::format("{} names an environment variable ($...), which s3cmd "
+                                         "reads at run time: credrotd cannot manage that key; "
+                                         "write the key into the file or remove this consumer",
+                                         name));
   }
-  return {};
+  return value;
 }
 
 core::Result<std::optional<FoundKey>> read_parsed(const Source& source, const Parsed& parsed)
@@ -138,9 +142,8 @@ core::Result<std::optional<FoundKey>> read_parsed(const Source& source, const Pa
   std::array<std::optional<FoundValue>, 2> values;
   for (std::size_t s = 0; s < 2; ++s) {
     if (const auto& d = parsed.slots[s]) {
-      CREDROTD_TRY(check_not_env_reference(source, *d, k_names[s]));
-      values[s] =
-          FoundValue{effective_value(source.text, *d), d->key_begin, parsed.lines[d->line].number};
+      CREDROTD_TRY_ASSIGN(Content value, key_value(source, *d, k_names[s]));
+      values[s] = FoundValue{std::move(value), d->key_begin, parsed.lines[d->line].number};
     }
   }
   return make_found_key(source, std::move(values[0]), std::move(values[1]), "access_key",
@@ -188,12 +191,12 @@ core::Result<Content> render(const Source& source, const Options& options,
 {
   CREDROTD_TRY(text::check_new_key(access_id, secret));
   CREDROTD_TRY_ASSIGN(const Parsed parsed, parse(source));
-  const std::string_view t = source.text;
   for (std::size_t s = 0; s < 2; ++s) {
     if (const auto& d = parsed.slots[s]) {
-      CREDROTD_TRY(check_not_env_reference(source, *d, k_names[s]));
+      CREDROTD_TRY(key_value(source, *d, k_names[s]));
     }
   }
+  const std::string_view t = source.text;
   const std::string_view eol = text::preferred_eol(t, parsed.lines);
   std::vector<text::Edit> edits;
   const auto& access = parsed.slots[access_slot];
@@ -218,26 +221,23 @@ core::Result<Content> render(const Source& source, const Options& options,
                         text::concat({"secret_key = ", secret.reveal()})},
                        edits);
   }
-  if (const auto& token = parsed.slots[token_slot]; token &&
-                                                    options.session_token == SessionToken::remove &&
-                                                    !effective_value(t, *token).empty()) {
+  const auto& token = parsed.slots[token_slot];
+  if (token && options.session_token == SessionToken::remove &&
+      !effective_value(t, *token).empty()) {
     const std::size_t trimmed =
         text::trim_end(t, token->value_begin, token->value_end, Spaces::python);
     edits.push_back({token->value_begin, trimmed - token->value_begin, {}});
   }
-  Content out = text::apply_edits(t, std::move(edits));
-
   // Read the result back the way s3cmd will: it must give exactly the new key.
-  const Source written{source.name, out};
-  CREDROTD_TRY_ASSIGN(const Parsed check, parse(written));
-  CREDROTD_TRY_ASSIGN(const auto key, read_parsed(written, check));
-  const bool token_ok = options.session_token == SessionToken::keep || !check.slots[token_slot] ||
-                        effective_value(out, *check.slots[token_slot]).empty();
-  if (!key || key->access_id != access_id || !(key->secret == secret) || !token_ok) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not give s3cmd the new key; nothing written");
-  }
-  return out;
+  return read_back(source, text::apply_edits(t, std::move(edits)),
+                   "the rewritten file would not give s3cmd the new key; nothing written",
+                   [&](const Source& written) -> core::Result<bool> {
+                     CREDROTD_TRY_ASSIGN(const Parsed check, parse(written));
+                     const auto& kept = check.slots[token_slot];
+                     return is_key(read_parsed(written, check), access_id, secret) &&
+                            (options.session_token == SessionToken::keep || !kept ||
+                             effective_value(written.text, *kept).empty());
+                   });
 }
 
 } // namespace credrotd::consumers::s3cmd

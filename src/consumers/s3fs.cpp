@@ -6,6 +6,8 @@
 // fatal.
 #include "consumers/s3fs.hpp"
 
+#include <fmt/format.h>
+
 #include <map>
 
 namespace credrotd::consumers::s3fs {
@@ -113,10 +115,10 @@ core::Result<Parsed> parse(const Source& source)
     if (const auto it = parsed.entries.find(bucket); it != parsed.entries.end()) {
       return text::parse_error(
           source, r.begin,
-          "a second entry for " +
-              (bucket.empty() ? std::string("the default (no bucket)") : "bucket " + bucket) +
-              " (first on line " + std::to_string(parsed.lines[it->second.line].number) +
-              "); s3fs refuses the whole file: keep only one");
+          fmt::format("a second entry for {} (first on line {}); s3fs refuses the whole file: "
+                      "keep only one",
+                      bucket.empty() ? "the default (no bucket)" : "bucket " + bucket,
+                      parsed.lines[it->second.line].number));
     }
     parsed.entries.emplace(std::move(bucket), e);
   }
@@ -160,28 +162,24 @@ core::Result<Effective> effective(const Source& source, const Parsed& parsed,
   return e;
 }
 
-FoundValue value_of(std::string_view t, const Parsed& parsed, std::size_t line, Range r)
+FoundValue value_of(const Source& source, Range r)
 {
-  return FoundValue{Content(t.substr(r.begin, r.end - r.begin)), r.begin,
-                    parsed.lines[line].number};
+  return found_value(source, r.begin, r.end, r.begin);
 }
 
 core::Result<std::optional<FoundKey>> read_parsed(const Source& source, const Parsed& parsed,
                                                   std::string_view bucket)
 {
   CREDROTD_TRY_ASSIGN(const Effective e, effective(source, parsed, bucket));
-  const std::string_view t = source.text;
   if (e.kv_access != nullptr) {
-    return make_found_key(source, value_of(t, parsed, e.kv_access->line, e.kv_access->value),
-                          value_of(t, parsed, e.kv_secret->line, e.kv_secret->value), k_kv_access,
-                          k_kv_secret);
+    return make_found_key(source, value_of(source, e.kv_access->value),
+                          value_of(source, e.kv_secret->value), k_kv_access, k_kv_secret);
   }
   if (e.entry == nullptr) {
     return std::optional<FoundKey>{};
   }
-  return make_found_key(source, value_of(t, parsed, e.entry->line, e.entry->access),
-                        value_of(t, parsed, e.entry->line, e.entry->secret), "the access key",
-                        "the secret");
+  return make_found_key(source, value_of(source, e.entry->access),
+                        value_of(source, e.entry->secret), "the access key", "the secret");
 }
 
 Content line_for(std::string_view bucket, std::string_view access_id, std::string_view secret)
@@ -251,11 +249,11 @@ core::Result<Content> render(const Source& source, const Options& options,
   if (e.kv_access != nullptr) {
     if (!options.bucket.empty()) {
       return text::parse_error(source, parsed.lines[e.kv_access->line].begin,
-                               "AWSAccessKeyId=/AWSSecretKey= lines give s3fs the key for every "
-                               "bucket, so a line for bucket " +
-                                   options.bucket +
-                                   " would be ignored: remove them, or rotate the default key "
-                                   "(no bucket)");
+                               fmt::format("AWSAccessKeyId=/AWSSecretKey= lines give s3fs the key "
+                                           "for every bucket, so a line for bucket {} would be "
+                                           "ignored: remove them, or rotate the default key (no "
+                                           "bucket)",
+                                           options.bucket));
     }
     const Range a = e.kv_access->value;
     const Range s = e.kv_secret->value;
@@ -271,19 +269,12 @@ core::Result<Content> render(const Source& source, const Options& options,
     text::append_lines(t, parsed.lines, {line_for(options.bucket, access_id, secret.reveal())},
                        edits);
   }
-  Content out = text::apply_edits(t, std::move(edits));
-
-  const Source written{source.name, out};
-  auto check = parse(written);
-  if (!check) {
-    return text::unparsable_rewrite(source, check.error());
-  }
-  auto key = read_parsed(written, *check, options.bucket);
-  if (!key || !*key || (*key)->access_id != access_id || !((*key)->secret == secret)) {
-    return text::file_error(source, core::Errc::internal,
-                            "the rewritten file would not give s3fs the new key; nothing written");
-  }
-  return out;
+  return read_back(source, text::apply_edits(t, std::move(edits)),
+                   "the rewritten file would not give s3fs the new key; nothing written",
+                   [&](const Source& written) -> core::Result<bool> {
+                     CREDROTD_TRY_ASSIGN(const Parsed check, parse(written));
+                     return is_key(read_parsed(written, check, options.bucket), access_id, secret);
+                   });
 }
 
 } // namespace credrotd::consumers::s3fs

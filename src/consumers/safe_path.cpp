@@ -4,6 +4,9 @@
 
 #include "sys/capabilities.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -17,40 +20,12 @@
 
 namespace credrotd::consumers::detail {
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept
-{
-  if (this != &other) {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-    m_fd = other.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd()
-{
-  if (m_fd >= 0) {
-    ::close(m_fd);
-  }
-}
-
-int UniqueFd::release() noexcept
-{
-  return std::exchange(m_fd, -1);
-}
-
 core::Error os_error(std::string_view what, std::string_view path, int err)
 {
-  std::string message(what);
-  message += ' ';
-  message += path;
-  message += ": ";
-  message += std::strerror(err);
   const core::Errc code = err == ENOENT  ? core::Errc::not_found
                           : err == ELOOP ? core::Errc::unsafe
                                          : core::Errc::io;
-  return core::make_error(code, std::move(message));
+  return core::make_error(code, fmt::format("{} {}: {}", what, path, std::strerror(err)));
 }
 
 namespace {
@@ -86,19 +61,19 @@ core::Result<FsIdentity> FsIdentity::assume(Identity who)
   }
   if (thread_setgroups(0, nullptr) != 0) {
     return core::make_error(core::Errc::unsafe,
-                            "cannot drop supplementary groups to act as uid " +
-                                std::to_string(who.uid) +
-                                " (is CAP_SETGID missing?): " + std::strerror(errno));
+                            fmt::format("cannot drop supplementary groups to act as uid {} (is "
+                                        "CAP_SETGID missing?): {}",
+                                        who.uid, std::strerror(errno)));
   }
   identity.m_old_gid = static_cast<gid_t>(::setfsgid(who.gid));
   identity.m_old_uid = static_cast<uid_t>(::setfsuid(who.uid));
   identity.m_active = true; // from here on the destructor restores whatever was changed
   if (static_cast<gid_t>(::setfsgid(static_cast<gid_t>(-1))) != who.gid ||
       static_cast<uid_t>(::setfsuid(static_cast<uid_t>(-1))) != who.uid) {
-    return core::make_error(core::Errc::unsafe, "cannot switch the file-system identity to uid " +
-                                                    std::to_string(who.uid) + " gid " +
-                                                    std::to_string(who.gid) +
-                                                    " (are CAP_SETUID and CAP_SETGID missing?)");
+    return core::make_error(core::Errc::unsafe,
+                            fmt::format("cannot switch the file-system identity to uid {} gid {} "
+                                        "(are CAP_SETUID and CAP_SETGID missing?)",
+                                        who.uid, who.gid));
   }
   return identity;
 }
@@ -129,9 +104,9 @@ constexpr int k_max_symlinks = 40;            // as the kernel's own limit
 constexpr std::size_t k_max_link_size = 4096; // PATH_MAX
 
 struct Dir {
-  UniqueFd fd;
+  core::Fd fd;
   struct stat st {};
-  std::string name; // "" for the root
+  std::string path; // its real path: "/" for the root
 };
 
 // A symbolic link being followed: it is checked once its target is fully resolved, which
@@ -143,21 +118,9 @@ struct PendingLink {
   std::string target;
 };
 
-std::string prefix_path(const std::vector<Dir>& dirs, std::size_t i);
-
-std::string join(const std::vector<Dir>& dirs)
+std::string child_path(std::string_view dir, std::string_view name)
 {
-  return prefix_path(dirs, dirs.size() - 1);
-}
-
-std::string child_path(const std::vector<Dir>& dirs, std::string_view name)
-{
-  std::string out = join(dirs);
-  if (out != "/") {
-    out += '/';
-  }
-  out += name;
-  return out;
+  return fmt::format("{}{}{}", dir, dir == "/" ? "" : "/", name);
 }
 
 Identity owner_of(const struct stat& st)
@@ -168,40 +131,19 @@ Identity owner_of(const struct stat& st)
 std::deque<std::string> components(std::string_view path)
 {
   std::deque<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= path.size()) {
-    const std::size_t slash = path.find('/', pos);
-    const std::size_t end = slash == std::string_view::npos ? path.size() : slash;
+  for (std::size_t pos = 0; pos <= path.size();) {
+    const std::size_t end = std::min(path.find('/', pos), path.size());
     if (end > pos) {
       out.emplace_back(path.substr(pos, end - pos));
     }
-    if (slash == std::string_view::npos) {
-      break;
-    }
-    pos = slash + 1;
+    pos = end + 1;
   }
   return out;
 }
 
-std::string describe_owner(uid_t uid)
+core::Error unsafe(std::string_view path, std::string_view what)
 {
-  return "uid " + std::to_string(uid);
-}
-
-std::string path_string(std::string_view path)
-{
-  return std::string(path);
-}
-
-// The real path of dirs[0..i].
-std::string prefix_path(const std::vector<Dir>& dirs, std::size_t i)
-{
-  std::string out;
-  for (std::size_t j = 1; j <= i; ++j) {
-    out += '/';
-    out += dirs[j].name;
-  }
-  return out.empty() ? "/" : out;
+  return core::make_error(core::Errc::unsafe, fmt::format("{}{}", path, what));
 }
 
 } // namespace
@@ -210,24 +152,20 @@ core::Result<Resolved> resolve(std::string_view path)
 {
   if (path.empty() || path.front() != '/') {
     return core::make_error(core::Errc::config,
-                            "consumer path \"" + std::string(path) + "\" is not absolute");
+                            fmt::format("consumer path \"{}\" is not absolute", path));
   }
   if (path.find('\0') != std::string_view::npos) {
     return core::make_error(core::Errc::config, "consumer path contains a NUL byte");
   }
   if (path.back() == '/') {
     return core::make_error(core::Errc::config,
-                            "consumer path \"" + std::string(path) + "\" names a directory");
+                            fmt::format("consumer path \"{}\" names a directory", path));
   }
 
   std::vector<Dir> dirs;
-  {
-    Dir root;
-    root.fd = UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!root.fd || ::fstat(root.fd.get(), &root.st) != 0) {
-      return os_error("cannot open", "/", errno);
-    }
-    dirs.push_back(std::move(root));
+  dirs.push_back(Dir{core::Fd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)), {}, "/"});
+  if (!dirs[0].fd || ::fstat(dirs[0].fd.get(), &dirs[0].st) != 0) {
+    return os_error("cannot open", "/", errno);
   }
   std::deque<std::string> todo = components(path);
   std::vector<PendingLink> pending;
@@ -242,13 +180,11 @@ core::Result<Resolved> resolve(std::string_view path)
       const uid_t target_owner =
           (todo.empty() && final_stat) ? final_stat->st_uid : dirs.back().st.st_uid;
       if (link.owner != 0 && link.owner != target_owner) {
-        return core::make_error(
-            core::Errc::unsafe,
-            path_string(path) + ": the symbolic link " + link.path + " -> " + link.target +
-                " belongs to " + describe_owner(link.owner) + " but what it points to belongs to " +
-                describe_owner(target_owner) +
-                "; credrotd follows a link only when both have the same owner (or the link is "
-                "root's)");
+        return unsafe(path, fmt::format(": the symbolic link {} -> {} belongs to uid {} but what "
+                                        "it points to belongs to uid {}; credrotd follows a link "
+                                        "only when both have the same owner (or the link is "
+                                        "root's)",
+                                        link.path, link.target, link.owner, target_owner));
       }
       pending.pop_back();
     }
@@ -258,12 +194,8 @@ core::Result<Resolved> resolve(std::string_view path)
   while (!todo.empty()) {
     std::string c = std::move(todo.front());
     todo.pop_front();
-    if (c == ".") {
-      CREDROTD_TRY(settle());
-      continue;
-    }
-    if (c == "..") {
-      if (dirs.size() > 1) {
+    if (c == "." || c == "..") {
+      if (c == ".." && dirs.size() > 1) {
         dirs.pop_back();
       }
       CREDROTD_TRY(settle());
@@ -271,50 +203,43 @@ core::Result<Resolved> resolve(std::string_view path)
     }
     const bool last = todo.empty();
     const Dir& top = dirs.back();
-    const std::string where = child_path(dirs, c);
+    const Identity owner = owner_of(top.st);
+    const std::string where = child_path(top.path, c);
     struct stat st {};
-    int rc = 0;
-    int err = 0;
-    {
-      CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(owner_of(top.st)));
-      rc = ::fstatat(top.fd.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW);
-      err = errno;
-    }
-    if (rc != 0) {
-      if (err == ENOENT && last) {
+    CREDROTD_TRY_ASSIGN(const Call looked, call_as(owner, [&] {
+                          return ::fstatat(top.fd.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+                        }));
+    if (looked.rc != 0) {
+      if (looked.err == ENOENT && last) {
         final_name = std::move(c);
         CREDROTD_TRY(settle());
         continue;
       }
-      if (err == ENOENT) {
+      if (looked.err == ENOENT) {
         return core::make_error(core::Errc::not_found,
-                                path_string(path) + ": directory " + where + " does not exist");
+                                fmt::format("{}: directory {} does not exist", path, where));
       }
-      return os_error("cannot look up", where, err);
+      return os_error("cannot look up", where, looked.err);
     }
     if (S_ISLNK(st.st_mode)) {
       if (++links > k_max_symlinks) {
-        return core::make_error(core::Errc::unsafe,
-                                path_string(path) + ": too many symbolic links");
+        return unsafe(path, ": too many symbolic links");
       }
       std::string target(k_max_link_size, '\0');
-      ssize_t n = 0;
-      {
-        CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(owner_of(top.st)));
-        n = ::readlinkat(top.fd.get(), c.c_str(), target.data(), target.size());
-        err = errno;
+      CREDROTD_TRY_ASSIGN(const Call got, call_as(owner, [&] {
+                            return ::readlinkat(top.fd.get(), c.c_str(), target.data(),
+                                                target.size());
+                          }));
+      if (got.rc < 0) {
+        return os_error("cannot read the symbolic link", where, got.err);
       }
-      if (n < 0) {
-        return os_error("cannot read the symbolic link", where, err);
+      if (static_cast<std::size_t>(got.rc) >= target.size()) {
+        return unsafe(path, fmt::format(": symbolic link {} is too long", where));
       }
-      if (static_cast<std::size_t>(n) >= target.size()) {
-        return core::make_error(core::Errc::unsafe,
-                                path_string(path) + ": symbolic link " + where + " is too long");
-      }
-      target.resize(static_cast<std::size_t>(n));
+      target.resize(static_cast<std::size_t>(got.rc));
       if (target.empty()) {
         return core::make_error(core::Errc::not_found,
-                                path_string(path) + ": empty symbolic link " + where);
+                                fmt::format("{}: empty symbolic link {}", path, where));
       }
       pending.push_back(PendingLink{st.st_uid, todo.size(), where, target});
       if (target.front() == '/') {
@@ -333,87 +258,79 @@ core::Result<Resolved> resolve(std::string_view path)
     }
     if (!S_ISDIR(st.st_mode)) {
       return core::make_error(core::Errc::not_found,
-                              path_string(path) + ": " + where + " is not a directory");
+                              fmt::format("{}: {} is not a directory", path, where));
     }
     Dir next;
-    {
-      CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(owner_of(top.st)));
-      next.fd = UniqueFd(
-          ::openat(top.fd.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      err = errno;
-    }
+    CREDROTD_TRY_ASSIGN(const Call opened, call_as(owner, [&] {
+                          return ::openat(top.fd.get(), c.c_str(),
+                                          O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        }));
+    next.fd = core::Fd(static_cast<int>(opened.rc));
     if (!next.fd) {
-      return os_error("cannot open the directory", where, err);
+      return os_error("cannot open the directory", where, opened.err);
     }
     if (::fstat(next.fd.get(), &next.st) != 0) {
       return os_error("cannot stat", where, errno);
     }
     if (next.st.st_dev != st.st_dev || next.st.st_ino != st.st_ino) {
-      return core::make_error(core::Errc::transient,
-                              path_string(path) + ": " + where +
-                                  " changed while credrotd was looking it up; try again");
+      return core::make_error(
+          core::Errc::transient,
+          fmt::format("{}: {} changed while credrotd was looking it up; try again", path, where));
     }
-    next.name = std::move(c);
+    next.path = where;
     dirs.push_back(std::move(next));
     CREDROTD_TRY(settle());
   }
   if (!final_name) {
-    return core::make_error(core::Errc::config, path_string(path) + " is a directory");
+    return core::make_error(core::Errc::config, fmt::format("{} is a directory", path));
   }
 
   // The directories of the real path: root's at the top, then at most one other owner.
   uid_t territory = 0;
-  std::string territory_dir;
+  std::string_view territory_dir;
   for (std::size_t i = 0; i < dirs.size(); ++i) {
     const struct stat& st = dirs[i].st;
-    const std::string here = prefix_path(dirs, i);
     if ((st.st_mode & S_IWOTH) != 0 && ((st.st_mode & S_ISVTX) == 0 || i + 1 == dirs.size())) {
-      return core::make_error(core::Errc::unsafe,
-                              path_string(path) + ": directory " + here +
-                                  " is writable by every user" +
-                                  ((st.st_mode & S_ISVTX) != 0 ? " (it holds the file)" : "") +
-                                  ", who could replace the file; credrotd refuses to write there");
+      return unsafe(path, fmt::format(": directory {} is writable by every user{}, who could "
+                                      "replace the file; credrotd refuses to write there",
+                                      dirs[i].path,
+                                      (st.st_mode & S_ISVTX) != 0 ? " (it holds the file)" : ""));
     }
     if (st.st_uid != 0 && territory == 0) {
       territory = st.st_uid;
-      territory_dir = here;
+      territory_dir = dirs[i].path;
     } else if (territory != 0 && st.st_uid != territory) {
-      return core::make_error(core::Errc::unsafe,
-                              path_string(path) + ": directory " + here + " belongs to " +
-                                  describe_owner(st.st_uid) + " but lies inside " + territory_dir +
-                                  ", which belongs to " + describe_owner(territory) +
-                                  " and can rename it at will; credrotd refuses such a path");
+      return unsafe(path, fmt::format(": directory {} belongs to uid {} but lies inside {}, "
+                                      "which belongs to uid {} and can rename it at will; "
+                                      "credrotd refuses such a path",
+                                      dirs[i].path, st.st_uid, territory_dir, territory));
     }
   }
 
   Resolved resolved;
   resolved.dir_stat = dirs.back().st;
-  resolved.dir_path = join(dirs);
+  resolved.dir_path = dirs.back().path;
   resolved.name = *final_name;
-  resolved.real_path = child_path(dirs, *final_name);
+  resolved.real_path = child_path(resolved.dir_path, *final_name);
   resolved.actor = owner_of(resolved.dir_stat);
   resolved.file = final_stat;
   resolved.dir = std::move(dirs.back().fd);
   if (final_stat) {
     const struct stat& st = *final_stat;
+    const std::string here = fmt::format("{}: {}", path, resolved.real_path);
     if (!S_ISREG(st.st_mode)) {
-      return core::make_error(core::Errc::unsafe, path_string(path) + ": " + resolved.real_path +
-                                                      " is not a regular file");
+      return unsafe(here, " is not a regular file");
     }
     if (st.st_nlink > 1) {
-      return core::make_error(core::Errc::unsafe,
-                              path_string(path) + ": " + resolved.real_path + " has " +
-                                  std::to_string(st.st_nlink) +
-                                  " hard links; credrotd refuses to write a file reachable under "
-                                  "other names (remove the other links)");
+      return unsafe(here, fmt::format(" has {} hard links; credrotd refuses to write a file "
+                                      "reachable under other names (remove the other links)",
+                                      st.st_nlink));
     }
     if (resolved.actor.uid != 0 && st.st_uid != resolved.actor.uid) {
-      return core::make_error(core::Errc::unsafe,
-                              path_string(path) + ": " + resolved.real_path + " belongs to " +
-                                  describe_owner(st.st_uid) + " but its directory belongs to " +
-                                  describe_owner(resolved.actor.uid) +
-                                  ", who can replace it at will; chown the file to the "
-                                  "directory's owner");
+      return unsafe(here, fmt::format(" belongs to uid {} but its directory belongs to uid {}, "
+                                      "who can replace it at will; chown the file to the "
+                                      "directory's owner",
+                                      st.st_uid, resolved.actor.uid));
     }
   }
   return resolved;

@@ -6,7 +6,9 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/fd.hpp"
 
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,25 +17,6 @@
 #include <vector>
 
 namespace credrotd::consumers::detail {
-
-// A file descriptor closed on destruction.
-class UniqueFd {
-public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) noexcept : m_fd(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : m_fd(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd();
-
-  int get() const noexcept { return m_fd; }
-  explicit operator bool() const noexcept { return m_fd >= 0; }
-  int release() noexcept;
-
-private:
-  int m_fd = -1;
-};
 
 // Who file-system operations run as.
 struct Identity {
@@ -69,9 +52,24 @@ private:
   std::vector<gid_t> m_groups;
 };
 
+// A system call's return value and errno.
+struct Call {
+  long rc = 0;
+  int err = 0;
+};
+
+// Makes the system call `call` (returning -1 on failure) as `who` (see FsIdentity); its result
+// and errno. Errc::unsafe when the identity cannot be assumed.
+template <class F> core::Result<Call> call_as(Identity who, F call)
+{
+  CREDROTD_TRY_ASSIGN(const auto as_who, FsIdentity::assume(who));
+  const long rc = static_cast<long>(call());
+  return Call{rc, errno};
+}
+
 // A consumer path resolved under the policy.
 struct Resolved {
-  UniqueFd dir;                    // O_PATH descriptor of the directory that holds the file
+  core::Fd dir;                    // O_PATH descriptor of the directory that holds the file
   struct stat dir_stat {};         // its stat
   std::string dir_path;            // its real path ("/" for the root)
   std::string name;                // the file's name in `dir`

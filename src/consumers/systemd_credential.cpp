@@ -3,6 +3,9 @@
 #include "consumers/systemd_credential.hpp"
 
 #include "consumers/envfile.hpp"
+#include "core/fd.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +14,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,29 +27,39 @@ constexpr const char* k_systemd_creds = "/usr/bin/systemd-creds";
 
 const envfile::Options k_vars{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"};
 
-core::Error io_error(std::string_view what)
+core::Error io_error(std::string_view what, int err)
 {
-  return core::make_error(core::Errc::io, std::string(what));
+  return core::make_error(core::Errc::io, fmt::format("{}: {}", what, std::strerror(err)));
 }
 
-// Runs systemd-creds with `args`, `input` on stdin; its stdout. A small input (a credential)
-// fits the pipe buffer, so it is written whole before the output is read.
+// Runs systemd-creds with `args`, `input` on stdin; its stdout. Its stderr goes to an anonymous
+// file, read for the message when it fails. A small input (a credential) fits the pipe buffer,
+// so it is written whole before the output is read.
 core::Result<Content> run_systemd_creds(const std::vector<std::string>& args,
                                         std::string_view input)
 {
   int in[2];
   int out[2];
-  int err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    return io_error(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(in, O_CLOEXEC) != 0) {
+    return io_error("pipe", errno);
+  }
+  core::Fd in_read(in[0]);
+  core::Fd in_write(in[1]);
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    return io_error("pipe", errno);
+  }
+  core::Fd out_read(out[0]);
+  core::Fd out_write(out[1]);
+  const core::Fd errors_file(::memfd_create("systemd-creds-stderr", MFD_CLOEXEC));
+  if (!errors_file) {
+    return io_error("memfd_create", errno);
   }
   std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"};
   // The host key's location may be moved (systemd's own variable; the tests use it).
   if (const char* secret = std::getenv("SYSTEMD_CREDENTIAL_SECRET")) {
     env.push_back(std::string("SYSTEMD_CREDENTIAL_SECRET=") + secret);
   }
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(k_systemd_creds));
+  std::vector<char*> argv{const_cast<char*>(k_systemd_creds)};
   for (const auto& a : args) {
     argv.push_back(const_cast<char*>(a.c_str()));
   }
@@ -54,23 +69,23 @@ core::Result<Content> run_systemd_creds(const std::vector<std::string>& args,
     envp.push_back(e.data());
   }
   envp.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    return io_error(std::string("fork: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
+  ::posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+  ::posix_spawn_file_actions_adddup2(&actions, errors_file.get(), 2);
+  pid_t pid = 0;
+  const int spawned =
+      ::posix_spawn(&pid, k_systemd_creds, &actions, nullptr, argv.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    return io_error(fmt::format("systemd-creds {} failed", args.front()), spawned);
   }
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    ::execve(k_systemd_creds, argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
+  in_read.reset();
+  out_write.reset();
   std::size_t written = 0;
   while (written < input.size()) {
-    const ssize_t n = ::write(in[1], input.data() + written, input.size() - written);
+    const ssize_t n = ::write(in_write.get(), input.data() + written, input.size() - written);
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -79,14 +94,11 @@ core::Result<Content> run_systemd_creds(const std::vector<std::string>& args,
     }
     written += static_cast<std::size_t>(n);
   }
-  ::close(in[1]);
+  in_write.reset();
   Content output;
-  std::string errors;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
   bool timed_out = false;
-  while (open_fds > 0) {
-    const int r = ::poll(fds, 2, 30000);
+  for (pollfd fd{out_read.get(), POLLIN, 0};;) {
+    const int r = ::poll(&fd, 1, 30000);
     if (r < 0 && errno == EINTR) {
       continue;
     }
@@ -95,41 +107,28 @@ core::Result<Content> run_systemd_creds(const std::vector<std::string>& args,
       ::kill(pid, SIGKILL);
       break;
     }
-    for (auto& fd : fds) {
-      if (fd.fd < 0 || fd.revents == 0) {
-        continue;
-      }
-      char buf[4096];
-      const ssize_t n = ::read(fd.fd, buf, sizeof buf);
-      if (n > 0) {
-        if (&fd == &fds[0]) {
-          output.append(buf, static_cast<std::size_t>(n));
-        } else {
-          errors.append(buf, static_cast<std::size_t>(n));
-        }
-        ::explicit_bzero(buf, sizeof buf);
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fd.fd);
-        fd.fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& fd : fds) {
-    if (fd.fd >= 0) {
-      ::close(fd.fd);
+    char buf[4096];
+    const ssize_t n = ::read(fd.fd, buf, sizeof buf);
+    if (n > 0) {
+      output.append(buf, static_cast<std::size_t>(n));
+      ::explicit_bzero(buf, sizeof buf);
+    } else if (n == 0 || errno != EINTR) {
+      break;
     }
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out || written != input.size() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string errors(65536, '\0');
+    const ssize_t n = ::pread(errors_file.get(), errors.data(), errors.size(), 0);
+    errors.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     while (!errors.empty() && errors.back() == '\n') {
       errors.pop_back();
     }
-    return io_error("systemd-creds " + args.front() + " failed" +
-                    (timed_out ? std::string(" (no answer in 30 s)") : std::string()) +
-                    (errors.empty() ? std::string() : ": " + errors));
+    return core::make_error(core::Errc::io, fmt::format("systemd-creds {} failed{}{}", args.front(),
+                                                        timed_out ? " (no answer in 30 s)" : "",
+                                                        errors.empty() ? "" : ": " + errors));
   }
   return output;
 }
@@ -158,9 +157,10 @@ core::Result<std::string> name_of(std::string_view path)
                      });
   if (!valid) {
     return core::make_error(core::Errc::config,
-                            "the file name " + std::string(name) +
-                                " cannot be a credential name (LoadCredential=NAME): systemd "
-                                "takes printable ASCII without ':' (and credrotd no space)");
+                            fmt::format("the file name {} cannot be a credential name "
+                                        "(LoadCredential=NAME): systemd takes printable ASCII "
+                                        "without ':' (and credrotd no space)",
+                                        name));
   }
   return std::string(name);
 }

@@ -2,6 +2,8 @@
 // Template rendering and matching for the `template` consumer type.
 #include "consumers/template_file.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 
@@ -144,8 +146,7 @@ core::Result<Content> render(const Source& tmpl, std::string_view access_id,
 
   // Read the result back as read() will: placeholders next to each other, or separated only
   // by characters a key may hold, can match another split of the text and give a wrong key.
-  const auto key = read(Source{tmpl.name, std::string_view(out.data(), out.size())}, tmpl);
-  if (!key || !*key || (*key)->access_id != access_id || !((*key)->secret == secret)) {
+  if (!is_key(read(Source{tmpl.name, out}, tmpl), access_id, secret)) {
     return text::file_error(tmpl, core::Errc::config,
                             "the key cannot be read back from the rendered file: separate "
                             "{{access_key}} and {{secret_key}} from each other and from the "
@@ -162,13 +163,15 @@ core::Result<std::optional<FoundKey>> read(const Source& output, const Source& t
   if (!matcher.match(0, 0)) {
     if (matcher.budget == 0) {
       return text::file_error(output, core::Errc::parse,
-                              "cannot be matched against its template " + std::string(tmpl.name) +
-                                  " (placeholders too close together to tell apart)");
+                              fmt::format("cannot be matched against its template {} "
+                                          "(placeholders too close together to tell apart)",
+                                          tmpl.name));
     }
     return text::parse_error(output, matcher.furthest,
-                             "does not match its template " + std::string(tmpl.name) +
-                                 " from here on: the file was edited by hand or the template "
-                                 "changed since credrotd wrote it");
+                             fmt::format("does not match its template {} from here on: the file "
+                                         "was edited by hand or the template changed since "
+                                         "credrotd wrote it",
+                                         tmpl.name));
   }
   std::size_t access_offset = 0;
   for (const auto& piece : pieces) {

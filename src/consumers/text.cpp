@@ -2,6 +2,9 @@
 // Byte-exact text helpers shared by the format modules.
 #include "consumers/text.hpp"
 
+#include <boost/locale/utf.hpp>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -58,24 +61,20 @@ Position position_of(std::string_view text, std::size_t offset)
 core::Error parse_error(const Source& source, std::size_t offset, std::string_view what)
 {
   const Position pos = position_of(source.text, offset);
-  std::string message(source.name);
-  message += ':' + std::to_string(pos.line) + ':' + std::to_string(pos.column) + ": ";
-  message += what;
-  return core::make_error(core::Errc::parse, std::move(message));
+  return core::make_error(core::Errc::parse,
+                          fmt::format("{}:{}:{}: {}", source.name, pos.line, pos.column, what));
 }
 
 core::Error file_error(const Source& source, core::Errc code, std::string_view what)
 {
-  std::string message(source.name);
-  message += ": ";
-  message += what;
-  return core::make_error(code, std::move(message));
+  return core::make_error(code, fmt::format("{}: {}", source.name, what));
 }
 
 core::Error unparsable_rewrite(const Source& source, const core::Error& error)
 {
-  return file_error(source, core::Errc::internal,
-                    "the rewritten file would not parse (" + error.message + "); nothing written");
+  return file_error(
+      source, core::Errc::internal,
+      fmt::format("the rewritten file would not parse ({}); nothing written", error.message));
 }
 
 core::Status check_no_lone_cr(const Source& source)
@@ -93,80 +92,34 @@ core::Status check_no_lone_cr(const Source& source)
 
 namespace {
 
-// Length of the valid UTF-8 sequence at `pos`, 0 if it is not valid (overlong forms,
-// surrogates and values above U+10FFFF are invalid, as in Python and systemd).
-std::size_t utf8_sequence(std::string_view s, std::size_t pos)
+// Offset of the first byte that does not start a valid UTF-8 sequence (overlong forms,
+// surrogates and values above U+10FFFF are invalid, as in Python and systemd); npos if none.
+std::size_t invalid_utf8(std::string_view s)
 {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = byte(pos);
-  if (c < 0x80) {
-    return 1;
-  }
-  std::size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c == 0xE0) {
-    len = 3;
-    lo = 0xA0;
-  } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-    len = 3;
-  } else if (c == 0xED) {
-    len = 3;
-    hi = 0x9F;
-  } else if (c == 0xF0) {
-    len = 4;
-    lo = 0x90;
-  } else if (c >= 0xF1 && c <= 0xF3) {
-    len = 4;
-  } else if (c == 0xF4) {
-    len = 4;
-    hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (pos + len > s.size()) {
-    return 0;
-  }
-  if (byte(pos + 1) < lo || byte(pos + 1) > hi) {
-    return 0;
-  }
-  for (std::size_t i = 2; i < len; ++i) {
-    if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) {
-      return 0;
+  using utf = boost::locale::utf::utf_traits<char>;
+  for (auto it = s.begin(); it != s.end();) {
+    const auto start = it;
+    const boost::locale::utf::code_point c = utf::decode(it, s.end());
+    if (c == boost::locale::utf::illegal || c == boost::locale::utf::incomplete) {
+      return static_cast<std::size_t>(start - s.begin());
     }
   }
-  return len;
+  return std::string_view::npos;
 }
 
 } // namespace
 
 bool is_utf8(std::string_view bytes)
 {
-  for (std::size_t i = 0; i < bytes.size();) {
-    const std::size_t len = utf8_sequence(bytes, i);
-    if (len == 0) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
+  return invalid_utf8(bytes) == std::string_view::npos;
 }
 
-core::Status check_utf8(const Source& source, std::string_view client, std::size_t from,
-                        std::size_t to)
+core::Status check_utf8(const Source& source, std::string_view client)
 {
-  to = std::min(to, source.text.size());
-  for (std::size_t i = from; i < to;) {
-    const std::size_t len = utf8_sequence(source.text, i);
-    if (len == 0) {
-      std::string what = "invalid UTF-8 byte; ";
-      what += client;
-      what += " reads this file as UTF-8 and would reject it";
-      return parse_error(source, i, what);
-    }
-    i += len;
+  if (const std::size_t at = invalid_utf8(source.text); at != std::string_view::npos) {
+    return parse_error(
+        source, at,
+        fmt::format("invalid UTF-8 byte; {} reads this file as UTF-8 and would reject it", client));
   }
   return {};
 }
@@ -199,44 +152,38 @@ bool is_ascii_space(unsigned char c, Spaces spaces)
 
 } // namespace
 
-std::size_t space_at(std::string_view s, std::size_t pos, Spaces spaces)
+namespace {
+
+// Length of the whitespace character that is `s[pos, pos + len)` for some len, or that ends at
+// `pos` when `backward`; 0 if there is none.
+std::size_t space_len(std::string_view s, std::size_t pos, Spaces spaces, bool backward)
 {
-  if (pos >= s.size()) {
+  if (backward ? (pos == 0 || pos > s.size()) : pos >= s.size()) {
     return 0;
   }
-  const auto c = static_cast<unsigned char>(s[pos]);
+  const auto c = static_cast<unsigned char>(s[backward ? pos - 1 : pos]);
   if (c < 0x80) {
     return is_ascii_space(c, spaces) ? 1 : 0;
   }
-  if (spaces == Spaces::blank) {
-    return 0;
-  }
-  for (std::size_t len = 2; len <= 3; ++len) {
-    if (pos + len <= s.size() && is_unicode_space(s.substr(pos, len))) {
+  for (std::size_t len = 2; spaces != Spaces::blank && len <= 3; ++len) {
+    const bool fits = backward ? pos >= len : pos + len <= s.size();
+    if (fits && is_unicode_space(s.substr(backward ? pos - len : pos, len))) {
       return len;
     }
   }
   return 0;
 }
 
+} // namespace
+
+std::size_t space_at(std::string_view s, std::size_t pos, Spaces spaces)
+{
+  return space_len(s, pos, spaces, false);
+}
+
 std::size_t space_before(std::string_view s, std::size_t end, Spaces spaces)
 {
-  if (end == 0 || end > s.size()) {
-    return 0;
-  }
-  const auto c = static_cast<unsigned char>(s[end - 1]);
-  if (c < 0x80) {
-    return is_ascii_space(c, spaces) ? 1 : 0;
-  }
-  if (spaces == Spaces::blank) {
-    return 0;
-  }
-  for (std::size_t len = 2; len <= 3; ++len) {
-    if (end >= len && is_unicode_space(s.substr(end - len, len))) {
-      return len;
-    }
-  }
-  return 0;
+  return space_len(s, end, spaces, true);
 }
 
 std::size_t skip_spaces(std::string_view s, std::size_t from, std::size_t to, Spaces spaces)
@@ -286,58 +233,43 @@ Content apply_edits(std::string_view text, std::vector<Edit> edits)
   return out;
 }
 
+namespace {
+
+// `lines` each followed by `eol`, or each preceded by it (`eol_first`: after a line that has no
+// ending of its own, which the first added line then takes over).
+Content joined(const std::vector<Content>& lines, std::string_view eol, bool eol_first)
+{
+  Content out;
+  for (const auto& line : lines) {
+    out.append(eol_first ? eol : line);
+    out.append(eol_first ? line : eol);
+  }
+  return out;
+}
+
+} // namespace
+
 void append_lines(std::string_view text, const std::vector<Line>& lines,
                   const std::vector<Content>& new_lines, std::vector<Edit>& edits)
 {
-  if (new_lines.empty()) {
-    return;
+  if (!new_lines.empty()) {
+    const bool last_unterminated = !lines.empty() && !lines.back().terminated();
+    edits.push_back(
+        Edit{text.size(), 0, joined(new_lines, preferred_eol(text, lines), last_unterminated)});
   }
-  const std::string_view eol = preferred_eol(text, lines);
-  Content added;
-  const bool last_unterminated = !lines.empty() && !lines.back().terminated();
-  if (last_unterminated) {
-    // The new last line takes over the missing final newline.
-    for (const auto& line : new_lines) {
-      added.append(eol);
-      added.append(line);
-    }
-  } else {
-    for (const auto& line : new_lines) {
-      added.append(line);
-      added.append(eol);
-    }
-  }
-  edits.push_back(Edit{text.size(), 0, std::move(added)});
 }
 
 void insert_after(const Line& line, std::string_view eol, const std::vector<Content>& new_lines,
                   std::vector<Edit>& edits)
 {
-  Content added;
-  if (line.terminated()) {
-    for (const auto& l : new_lines) {
-      added.append(l);
-      added.append(eol);
-    }
-    edits.push_back(Edit{line.next, 0, std::move(added)});
-  } else {
-    for (const auto& l : new_lines) {
-      added.append(eol);
-      added.append(l);
-    }
-    edits.push_back(Edit{line.end, 0, std::move(added)});
-  }
+  edits.push_back(Edit{line.terminated() ? line.next : line.end, 0,
+                       joined(new_lines, eol, !line.terminated())});
 }
 
 void insert_before(const Line& line, std::string_view eol, const std::vector<Content>& new_lines,
                    std::vector<Edit>& edits)
 {
-  Content added;
-  for (const auto& l : new_lines) {
-    added.append(l);
-    added.append(eol);
-  }
-  edits.push_back(Edit{line.begin, 0, std::move(added)});
+  edits.push_back(Edit{line.begin, 0, joined(new_lines, eol, false)});
 }
 
 void remove_lines(const std::vector<Line>& lines, std::size_t first, std::size_t last,
@@ -353,6 +285,19 @@ void remove_lines(const std::vector<Line>& lines, std::size_t first, std::size_t
     return;
   }
   edits.push_back(Edit{a.begin, b.next - a.begin, {}});
+}
+
+void remove_line_ranges(const std::vector<Line>& lines, std::vector<LineRange> ranges,
+                        std::vector<Edit>& edits)
+{
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t i = 0; i < ranges.size();) {
+    LineRange block = ranges[i];
+    for (++i; i < ranges.size() && ranges[i].first <= block.second + 1; ++i) {
+      block.second = std::max(block.second, ranges[i].second);
+    }
+    remove_lines(lines, block.first, block.second, edits);
+  }
 }
 
 Content concat(std::initializer_list<std::string_view> parts)
@@ -376,25 +321,20 @@ core::Status check_key_value(std::string_view what, std::string_view value, bool
 {
   if (value.empty() || value.size() > 256) {
     return core::make_error(core::Errc::internal,
-                            std::string(what) + " must be 1 to 256 characters long");
+                            fmt::format("{} must be 1 to 256 characters long", what));
   }
+  const std::string_view allowed = slash_allowed ? "+=._-/" : "+=._-";
   for (std::size_t i = 0; i < value.size(); ++i) {
     const char c = value[i];
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '+' || c == '=' || c == '.' || c == '_' || c == '-' ||
-                    (c == '/' && slash_allowed);
+                    allowed.find(c) != std::string_view::npos;
     if (!ok) {
-      std::string message(what);
-      if (show_value) {
-        message += " '";
-        message += value;
-        message += "'";
-      }
-      message += " has a character at position " + std::to_string(i + 1) +
-                 " that cannot be written unquoted into every client's file (allowed: A-Z a-z "
-                 "0-9 + = . _ -" +
-                 (slash_allowed ? " /)" : ")");
-      return core::make_error(core::Errc::internal, std::move(message));
+      return core::make_error(
+          core::Errc::internal,
+          fmt::format("{}{} has a character at position {} that cannot be written unquoted into "
+                      "every client's file (allowed: A-Z a-z 0-9 + = . _ -{})",
+                      what, show_value ? fmt::format(" '{}'", value) : std::string(), i + 1,
+                      slash_allowed ? " /" : ""));
     }
   }
   return {};
@@ -406,17 +346,6 @@ core::Status check_new_key(std::string_view access_id, const core::Secret& secre
 {
   CREDROTD_TRY(check_key_value("the new access id", access_id, true, false));
   return check_key_value("the new secret", secret.reveal(), false, true);
-}
-
-std::string ascii_lower(std::string_view s)
-{
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
 }
 
 } // namespace credrotd::consumers::text

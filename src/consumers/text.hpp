@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace credrotd::consumers {
@@ -75,10 +76,9 @@ core::Error unparsable_rewrite(const Source& source, const core::Error& error);
 // as a line break, our line model would not, so the two could disagree on what a line is.
 core::Status check_no_lone_cr(const Source& source);
 
-// Refuses bytes that are not UTF-8 (the clients that decode as UTF-8 reject such files).
-// Checks [from, to) of the text; `client` names the client in the message.
-core::Status check_utf8(const Source& source, std::string_view client, std::size_t from = 0,
-                        std::size_t to = std::string_view::npos);
+// Refuses bytes that are not UTF-8 (the clients that decode as UTF-8 reject such files);
+// `client` names the client in the message.
+core::Status check_utf8(const Source& source, std::string_view client);
 bool is_utf8(std::string_view bytes);
 
 // Whitespace as each client understands it.
@@ -121,6 +121,12 @@ void insert_before(const Line& line, std::string_view eol, const std::vector<Con
 // final-newline convention when the removed block ends the file.
 void remove_lines(const std::vector<Line>& lines, std::size_t first, std::size_t last,
                   std::vector<Edit>& edits);
+// remove_lines() for each [first, last] range; adjacent ranges go as one block (removing the
+// last line of a file without a final newline takes the previous line's ending, which a block of
+// its own for the previous line would take too: overlapping edits).
+using LineRange = std::pair<std::size_t, std::size_t>;
+void remove_line_ranges(const std::vector<Line>& lines, std::vector<LineRange> ranges,
+                        std::vector<Edit>& edits);
 
 // Concatenation helpers that keep secrets in wiping buffers.
 Content concat(std::initializer_list<std::string_view> parts);
@@ -129,8 +135,5 @@ Content concat(std::initializer_list<std::string_view> parts);
 // characters from [A-Za-z0-9+/=._-], and no '/' in the access id (SigV4 puts it in the
 // '/'-separated credential scope). Errc::internal; the message never shows the secret.
 core::Status check_new_key(std::string_view access_id, const core::Secret& secret);
-
-// ASCII lowercase copy.
-std::string ascii_lower(std::string_view s);
 
 } // namespace credrotd::consumers::text

@@ -4,7 +4,9 @@
 
 #include "consumers/crash_point.hpp"
 #include "consumers/safe_path.hpp"
+#include "core/text.hpp"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <array>
@@ -12,6 +14,8 @@
 #include <cstdio>
 #include <dirent.h>
 #include <fcntl.h>
+#include <memory>
+#include <span>
 #include <stdexcept>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -20,10 +24,11 @@
 
 namespace credrotd::consumers {
 
+using detail::Call;
+using detail::call_as;
 using detail::FsIdentity;
 using detail::os_error;
 using detail::Resolved;
-using detail::UniqueFd;
 
 namespace {
 
@@ -32,16 +37,11 @@ constexpr std::string_view k_temp_marker = ".credrotd-";
 constexpr std::size_t k_temp_random = 6;
 constexpr std::size_t k_max_name = 255;
 constexpr const char* k_acl_xattr = "system.posix_acl_access";
-
-bool is_alnum(char c)
-{
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+constexpr std::string_view k_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 core::Result<std::string> random_suffix()
 {
-  static constexpr std::string_view k_alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::array<unsigned char, k_temp_random> bytes{};
   if (::getrandom(bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
     return os_error("cannot read", "random bytes (getrandom)", errno);
@@ -69,13 +69,13 @@ bool unchanged(const struct stat& a, const struct stat& b)
 core::Error changed_error(std::string_view path)
 {
   return core::make_error(core::Errc::transient,
-                          std::string(path) +
-                              " changed while credrotd was rewriting it (edited by someone "
-                              "else?); nothing written, try again");
+                          fmt::format("{} changed while credrotd was rewriting it (edited by "
+                                      "someone else?); nothing written, try again",
+                                      path));
 }
 
 struct OpenedFile {
-  UniqueFd fd;
+  core::Fd fd;
   struct stat st {}; // after reading
   Content content;
 };
@@ -85,18 +85,17 @@ struct OpenedFile {
 core::Result<OpenedFile> open_and_read(const Resolved& r, std::string_view path, int access_mode)
 {
   OpenedFile file;
-  int err = 0;
-  {
-    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(r.actor));
-    file.fd = UniqueFd(::openat(r.dir.get(), r.name.c_str(),
-                                access_mode | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    err = errno;
-  }
+  CREDROTD_TRY_ASSIGN(const Call opened, call_as(r.actor, [&] {
+                        return ::openat(r.dir.get(), r.name.c_str(),
+                                        access_mode | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+                                            O_NONBLOCK);
+                      }));
+  file.fd = core::Fd(static_cast<int>(opened.rc));
   if (!file.fd) {
-    if (err == ELOOP || err == ENOENT) {
+    if (opened.err == ELOOP || opened.err == ENOENT) {
       return changed_error(path); // replaced by a link, or removed, since resolve()
     }
-    return os_error("cannot open", r.real_path, err);
+    return os_error("cannot open", r.real_path, opened.err);
   }
   struct stat before {};
   if (::fstat(file.fd.get(), &before) != 0) {
@@ -107,9 +106,10 @@ core::Result<OpenedFile> open_and_read(const Resolved& r, std::string_view path,
     return changed_error(path);
   }
   if (static_cast<std::size_t>(before.st_size) > k_max_file_size) {
-    return core::make_error(core::Errc::unsafe, std::string(path) +
-                                                    " is larger than 1 MiB, which no client "
-                                                    "configuration file is; refusing to read it");
+    return core::make_error(core::Errc::unsafe,
+                            fmt::format("{} is larger than 1 MiB, which no client configuration "
+                                        "file is; refusing to read it",
+                                        path));
   }
   file.content.resize(static_cast<std::size_t>(before.st_size) + 1);
   std::size_t got = 0;
@@ -159,17 +159,14 @@ core::Status write_all(int fd, std::string_view data, const std::string& path, o
 }
 
 // A readable descriptor of the directory (for fsync and readdir), opened as its owner.
-core::Result<UniqueFd> open_directory(const Resolved& r)
+core::Result<core::Fd> open_directory(const Resolved& r)
 {
-  int err = 0;
-  UniqueFd fd;
-  {
-    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(r.actor));
-    fd = UniqueFd(::openat(r.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    err = errno;
-  }
+  CREDROTD_TRY_ASSIGN(const Call opened, call_as(r.actor, [&] {
+                        return ::openat(r.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                      }));
+  core::Fd fd(static_cast<int>(opened.rc));
   if (!fd) {
-    return os_error("cannot open the directory", r.dir_path, err);
+    return os_error("cannot open the directory", r.dir_path, opened.err);
   }
   return fd;
 }
@@ -178,52 +175,36 @@ core::Result<std::size_t> remove_strays(const Resolved& r, int dir_fd)
 {
   const std::string prefix = temp_file_prefix(r.name);
   const int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) {
-    return os_error("cannot list", r.dir_path, errno);
-  }
-  DIR* dir = ::fdopendir(dup);
-  if (dir == nullptr) {
+  const std::unique_ptr<DIR, int (*)(DIR*)> dir(dup < 0 ? nullptr : ::fdopendir(dup), ::closedir);
+  if (!dir) {
     const int err = errno;
-    ::close(dup);
+    if (dup >= 0) {
+      ::close(dup);
+    }
     return os_error("cannot list", r.dir_path, err);
   }
-  ::rewinddir(dir);
+  ::rewinddir(dir.get());
   std::size_t removed = 0;
-  core::Status status;
-  {
-    auto as_owner = FsIdentity::assume(r.actor);
-    if (!as_owner) {
-      ::closedir(dir);
-      return as_owner.error();
+  CREDROTD_TRY_ASSIGN(const auto as_owner, FsIdentity::assume(r.actor));
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (!name.starts_with(prefix) || name.size() != prefix.size() + k_temp_random ||
+        name.substr(prefix.size()).find_first_not_of(k_alphabet) != std::string_view::npos) {
+      continue;
     }
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view name = entry->d_name;
-      if (!name.starts_with(prefix) || name.size() != prefix.size() + k_temp_random) {
-        continue;
-      }
-      bool suffix_ok = true;
-      for (const char c : name.substr(prefix.size())) {
-        suffix_ok = suffix_ok && is_alnum(c);
-      }
-      struct stat st {};
-      if (!suffix_ok || ::fstatat(::dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        continue;
-      }
-      const bool ours = st.st_uid == r.actor.uid || (r.file && st.st_uid == r.file->st_uid);
-      if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || !ours) {
-        continue;
-      }
-      if (::unlinkat(::dirfd(dir), entry->d_name, 0) != 0) {
-        status = os_error("cannot remove the stray temporary file",
-                          r.dir_path + "/" + std::string(name), errno);
-        break;
-      }
-      ++removed;
+    struct stat st {};
+    if (::fstatat(::dirfd(dir.get()), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      continue;
     }
-  }
-  ::closedir(dir);
-  if (!status) {
-    return status.error();
+    const bool ours = st.st_uid == r.actor.uid || (r.file && st.st_uid == r.file->st_uid);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || !ours) {
+      continue;
+    }
+    if (::unlinkat(::dirfd(dir.get()), entry->d_name, 0) != 0) {
+      return os_error("cannot remove the stray temporary file",
+                      fmt::format("{}/{}", r.dir_path, name), errno);
+    }
+    ++removed;
   }
   return removed;
 }
@@ -250,14 +231,6 @@ private:
   bool m_armed = true;
 };
 
-std::string rename_hint(int err)
-{
-  if (err == EBUSY || err == EXDEV) {
-    return " (a single-file bind mount? set in_place = true for this consumer)";
-  }
-  return {};
-}
-
 core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_fd,
                              const OpenedFile* old, std::string_view content, mode_t mode)
 {
@@ -268,13 +241,13 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
   // usually has its final owner and group already and needs no CAP_CHOWN.
   const detail::Identity creator{r.actor.uid, gid};
   std::string temp_name;
-  UniqueFd temp;
+  core::Fd temp;
   {
     CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(creator));
     for (int attempt = 0; attempt < 16 && !temp; ++attempt) {
       CREDROTD_TRY_ASSIGN(const std::string suffix, random_suffix());
       temp_name = prefix + suffix;
-      temp = UniqueFd(::openat(r.dir.get(), temp_name.c_str(),
+      temp = core::Fd(::openat(r.dir.get(), temp_name.c_str(),
                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!temp && errno != EEXIST) {
         return os_error("cannot create a temporary file in", r.dir_path, errno);
@@ -286,7 +259,8 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
   }
   TempGuard guard(r, temp_name);
   CREDROTD_CRASH_POINT(k_crash_temp_created);
-  const std::string temp_path = r.dir_path + (r.dir_path == "/" ? "" : "/") + temp_name;
+  const std::string temp_path =
+      fmt::format("{}/{}", r.dir_path == "/" ? "" : r.dir_path, temp_name);
 
   // Owner, group and mode before the content, so the secret never sits in a file that is
   // more open than the target will be.
@@ -310,15 +284,15 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
   }
   if ((temp_st.st_uid != uid || temp_st.st_gid != gid) && ::fchown(temp.get(), uid, gid) != 0) {
     // A descriptor of our own new file: changing its owner cannot be redirected.
-    return os_error("cannot give uid " + std::to_string(uid) + " gid " + std::to_string(gid) +
-                        " (the owner the file must keep) to",
-                    temp_path, errno);
+    return os_error(
+        fmt::format("cannot give uid {} gid {} (the owner the file must keep) to", uid, gid),
+        temp_path, errno);
   }
   CREDROTD_TRY(write_all(temp.get(), content, temp_path, 0));
   if (::fsync(temp.get()) != 0) {
     return os_error("cannot write (fsync)", temp_path, errno);
   }
-  temp = UniqueFd();
+  temp = core::Fd();
   CREDROTD_CRASH_POINT(k_crash_temp_synced);
 
   {
@@ -334,27 +308,27 @@ core::Status write_by_rename(const Resolved& r, std::string_view path, int dir_f
   // Whatever the name points to from here on, renameat() replaces the name itself: a link
   // planted now is replaced, never followed.
   CREDROTD_CRASH_POINT(k_crash_checked);
-  {
-    CREDROTD_TRY_ASSIGN(auto as_owner, FsIdentity::assume(r.actor));
-    const int renamed =
-        old != nullptr ? ::renameat(r.dir.get(), temp_name.c_str(), r.dir.get(), r.name.c_str())
-                       : ::renameat2(r.dir.get(), temp_name.c_str(), r.dir.get(), r.name.c_str(),
-                                     RENAME_NOREPLACE);
-    if (renamed != 0) {
-      const int err = errno;
-      if (err == EEXIST) {
-        return changed_error(path);
-      }
-      auto error = os_error("cannot rename " + temp_name + " over", r.real_path, err);
-      error.message += rename_hint(err);
-      return error;
+  CREDROTD_TRY_ASSIGN(const Call renamed, call_as(r.actor, [&] {
+                        return old != nullptr
+                                   ? ::renameat(r.dir.get(), temp_name.c_str(), r.dir.get(),
+                                                r.name.c_str())
+                                   : ::renameat2(r.dir.get(), temp_name.c_str(), r.dir.get(),
+                                                 r.name.c_str(), RENAME_NOREPLACE);
+                      }));
+  if (renamed.rc != 0) {
+    if (renamed.err == EEXIST) {
+      return changed_error(path);
     }
+    auto error = os_error("cannot rename " + temp_name + " over", r.real_path, renamed.err);
+    if (renamed.err == EBUSY || renamed.err == EXDEV) {
+      error.message += " (a single-file bind mount? set in_place = true for this consumer)";
+    }
+    return error;
   }
   guard.disarm();
   CREDROTD_CRASH_POINT(k_crash_renamed);
   if (::fsync(dir_fd) != 0) {
-    auto error = os_error("replaced the file but cannot fsync its directory", r.dir_path, errno);
-    return error;
+    return os_error("replaced the file but cannot fsync its directory", r.dir_path, errno);
   }
   CREDROTD_CRASH_POINT(k_crash_dir_synced);
   return {};
@@ -424,20 +398,14 @@ std::string sha256_hex(std::string_view data)
   if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("consumers: EVP_Digest(SHA-256) failed");
   }
-  static constexpr std::string_view k_hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += k_hex[md[i] >> 4];
-    out += k_hex[md[i] & 0xF];
-  }
-  return out;
+  return core::hex_encode(std::span<const unsigned char>(md.data(), len));
 }
 
 core::Result<WriteReport> rewrite_file(std::string_view path, const WriteOptions& options,
                                        const Renderer& render)
 {
   CREDROTD_TRY_ASSIGN(Resolved r, detail::resolve(path));
-  CREDROTD_TRY_ASSIGN(const UniqueFd dir_fd, open_directory(r));
+  CREDROTD_TRY_ASSIGN(const core::Fd dir_fd, open_directory(r));
   WriteReport report;
   report.path = r.real_path;
   CREDROTD_TRY_ASSIGN(report.stray_temp_files_removed, remove_strays(r, dir_fd.get()));
@@ -485,13 +453,6 @@ core::Result<std::optional<FileContent>> read_file(std::string_view path)
   }
   CREDROTD_TRY_ASSIGN(OpenedFile file, open_and_read(r, path, O_RDONLY));
   return std::optional<FileContent>(FileContent{std::move(file.content), r.real_path});
-}
-
-core::Result<std::size_t> remove_stray_temp_files(std::string_view path)
-{
-  CREDROTD_TRY_ASSIGN(const Resolved r, detail::resolve(path));
-  CREDROTD_TRY_ASSIGN(const UniqueFd dir_fd, open_directory(r));
-  return remove_strays(r, dir_fd.get());
 }
 
 } // namespace credrotd::consumers

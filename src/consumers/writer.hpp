@@ -76,11 +76,6 @@ struct FileContent {
 // Refuses files over 1 MiB (Errc::unsafe): no client file is that large.
 core::Result<std::optional<FileContent>> read_file(std::string_view path);
 
-// Removes the temp files an interrupted rewrite of `path` left in its directory (regular
-// files named ".<name>.credrotd-XXXXXX" owned by the directory's or the file's owner).
-// Returns how many were removed; a missing directory is an error, a missing file is not.
-core::Result<std::size_t> remove_stray_temp_files(std::string_view path);
-
 // ".<name>.credrotd-": the prefix of the temp files for a file named `name` (shortened so
 // that a full temp name fits in 255 bytes).
 std::string temp_file_prefix(std::string_view name);
