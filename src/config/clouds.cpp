@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// The openstack CLI's config loader (openstacksdk 0.101 loader.py + keystoneauth1 5.0 option
-// lists) re-done for the three auth types credrotd supports, step for step.
+// clouds.yaml + secure.yaml + OS_* merged and resolved the way the openstack CLI (openstacksdk
+// 0.101 loader.py, keystoneauth1 5.0 options) does it, for the three auth types credrotd uses.
 #include "config/clouds.hpp"
+
+#include "core/fd.hpp"
+#include "core/text.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
@@ -10,7 +15,6 @@
 #include <fcntl.h>
 #include <functional>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace credrotd::config {
 
@@ -24,62 +28,39 @@ using yaml::Node;
 constexpr std::uint8_t k_origin_clouds = 0;
 constexpr std::uint8_t k_origin_secure = 1;
 constexpr std::uint8_t k_origin_env = 2;
-constexpr std::uint8_t k_origin_default = 3;
-
-constexpr std::array<std::string_view, 6> k_secret_keys{"password",
-                                                        "application_credential_secret",
-                                                        "application-credential-secret",
-                                                        "token",
-                                                        "auth_token",
-                                                        "auth-token"};
-
-bool is_secret_key(std::string_view key)
-{
-  return std::find(k_secret_keys.begin(), k_secret_keys.end(), key) != k_secret_keys.end();
-}
+constexpr Mark k_default_mark{3, 0, 0};
 
 bool holds_secret(const Node& node)
 {
-  for (const auto& entry : node.entries) {
-    if ((is_secret_key(entry.key) && entry.value.truthy()) || holds_secret(entry.value)) {
-      return true;
-    }
-  }
-  for (const auto& item : node.items) {
-    if (holds_secret(item)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string quoted(std::string_view text)
-{
-  return "'" + std::string(text) + "'";
+  static constexpr std::array<std::string_view, 6> k_secret_keys{"password",
+                                                                 "application_credential_secret",
+                                                                 "application-credential-secret",
+                                                                 "token",
+                                                                 "auth_token",
+                                                                 "auth-token"};
+  return std::any_of(node.entries.begin(), node.entries.end(),
+                     [](const yaml::Entry& entry) {
+                       return (std::find(k_secret_keys.begin(), k_secret_keys.end(), entry.key) !=
+                                   k_secret_keys.end() &&
+                               entry.value.truthy()) ||
+                              holds_secret(entry.value);
+                     }) ||
+         std::any_of(node.items.begin(), node.items.end(), holds_secret);
 }
 
 // _util.merge_clouds: nested mappings merged, everything else replaced; `update` wins.
 Node merge_clouds(const Node& base, const Node& update)
 {
-  Node out = base.clone();
+  Node out = base;
   for (const auto& entry : update.entries) {
     // A key already in `base` keeps base's position for messages (clouds.yaml, not secure.yaml).
     const yaml::Entry* existing = base.find_entry(entry.key);
     const Mark key_mark = existing != nullptr ? existing->key_mark : entry.key_mark;
-    if (entry.value.kind == Kind::mapping && existing != nullptr &&
-        existing->value.kind == Kind::mapping) {
-      out.set(entry.key, merge_clouds(existing->value, entry.value), key_mark);
-    } else {
-      out.set(entry.key, entry.value.clone(), key_mark);
-    }
+    const bool both_maps = entry.value.kind == Kind::mapping && existing != nullptr &&
+                           existing->value.kind == Kind::mapping;
+    out.set(entry.key, both_maps ? merge_clouds(existing->value, entry.value) : entry.value,
+            key_mark);
   }
-  return out;
-}
-
-std::string replace_dashes(std::string_view key)
-{
-  std::string out(key);
-  std::replace(out.begin(), out.end(), '-', '_');
   return out;
 }
 
@@ -88,160 +69,103 @@ Node normalize_keys(const Node& node)
 {
   Node out = Node::make_mapping(node.mark);
   for (const auto& entry : node.entries) {
-    Node value;
-    if (entry.value.kind == Kind::mapping) {
-      value = normalize_keys(entry.value);
-    } else {
-      value = entry.value.clone();
-      if (value.kind == Kind::integer || value.kind == Kind::floating) {
-        value.kind = Kind::string;
-      }
+    Node value = entry.value.kind == Kind::mapping ? normalize_keys(entry.value) : entry.value;
+    if (value.kind == Kind::integer || value.kind == Kind::floating) {
+      value.kind = Kind::string;
     }
-    out.set(replace_dashes(entry.key), std::move(value), entry.key_mark);
+    std::string key = entry.key;
+    std::replace(key.begin(), key.end(), '-', '_');
+    out.set(key, std::move(value), entry.key_mark);
   }
   return out;
 }
 
-// One keystoneauth1 plugin option: its name (dashes as underscores) and deprecated aliases.
-struct PluginOption {
-  std::string_view name;
-  std::array<std::string_view, 1> deprecated{};
-};
-
-// keystoneauth1 5.0 loader.get_options(), in its order (the order matters: _validate_auth
-// walks it).
-constexpr std::array<PluginOption, 16> k_password_options{{{"auth_url"},
-                                                           {"system_scope"},
-                                                           {"domain_id"},
-                                                           {"domain_name"},
-                                                           {"project_id", {"tenant_id"}},
-                                                           {"project_name", {"tenant_name"}},
-                                                           {"project_domain_id"},
-                                                           {"project_domain_name"},
-                                                           {"trust_id"},
-                                                           {"default_domain_id"},
-                                                           {"default_domain_name"},
-                                                           {"user_id"},
-                                                           {"username", {"user_name"}},
-                                                           {"user_domain_id"},
-                                                           {"user_domain_name"},
-                                                           {"password"}}};
-constexpr std::array<PluginOption, 14> k_v3password_options{{{"auth_url"},
-                                                             {"system_scope"},
-                                                             {"domain_id"},
-                                                             {"domain_name"},
-                                                             {"project_id"},
-                                                             {"project_name"},
-                                                             {"project_domain_id"},
-                                                             {"project_domain_name"},
-                                                             {"trust_id"},
-                                                             {"user_id"},
-                                                             {"username", {"user_name"}},
-                                                             {"user_domain_id"},
-                                                             {"user_domain_name"},
-                                                             {"password"}}};
-constexpr std::array<PluginOption, 16> k_appcred_options{{{"auth_url"},
-                                                          {"system_scope"},
-                                                          {"domain_id"},
-                                                          {"domain_name"},
-                                                          {"project_id"},
-                                                          {"project_name"},
-                                                          {"project_domain_id"},
-                                                          {"project_domain_name"},
-                                                          {"trust_id"},
-                                                          {"user_id"},
-                                                          {"username", {"user_name"}},
-                                                          {"user_domain_id"},
-                                                          {"user_domain_name"},
-                                                          {"application_credential_secret"},
-                                                          {"application_credential_id"},
-                                                          {"application_credential_name"}}};
-constexpr std::array<PluginOption, 12> k_token_options{{{"auth_url"},
-                                                        {"system_scope"},
-                                                        {"domain_id"},
-                                                        {"domain_name"},
-                                                        {"project_id", {"tenant_id"}},
-                                                        {"project_name", {"tenant_name"}},
-                                                        {"project_domain_id"},
-                                                        {"project_domain_name"},
-                                                        {"trust_id"},
-                                                        {"default_domain_id"},
-                                                        {"default_domain_name"},
-                                                        {"token"}}};
-constexpr std::array<PluginOption, 10> k_v3token_options{{{"auth_url"},
-                                                          {"system_scope"},
-                                                          {"domain_id"},
-                                                          {"domain_name"},
-                                                          {"project_id"},
-                                                          {"project_name"},
-                                                          {"project_domain_id"},
-                                                          {"project_domain_name"},
-                                                          {"trust_id"},
-                                                          {"token"}}};
-
+// A keystoneauth1 plugin credrotd supports. Its options (keystoneauth's get_options(), dashes
+// as underscores) are the common ones followed by `extra`; `generic` plugins ("password",
+// "token") also take the deprecated tenant_id/tenant_name for project_id/project_name.
 struct AuthPlugin {
   std::string_view name;
   core::AuthType type;
-  const PluginOption* options;
-  std::size_t option_count;
+  std::string_view extra;
+  bool generic;
+
+  std::vector<std::string_view> options() const
+  {
+    std::vector<std::string_view> out;
+    for (const std::string_view list :
+         {std::string_view("auth_url system_scope domain_id domain_name project_id project_name "
+                           "project_domain_id project_domain_name trust_id"),
+          extra}) {
+      for (std::size_t start = 0; start < list.size();) {
+        const auto end = std::min(list.find(' ', start), list.size());
+        out.push_back(list.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+    return out;
+  }
+  // The deprecated alias of an option, or "".
+  std::string_view alias(std::string_view option) const
+  {
+    if (option == "username") {
+      return "user_name";
+    }
+    if (generic && (option == "project_id" || option == "project_name")) {
+      return option == "project_id" ? "tenant_id" : "tenant_name";
+    }
+    return {};
+  }
 };
 
 constexpr std::array<AuthPlugin, 5> k_plugins{{
-    {"password", core::AuthType::password, k_password_options.data(), k_password_options.size()},
-    {"v3password", core::AuthType::password, k_v3password_options.data(),
-     k_v3password_options.size()},
-    {"v3applicationcredential", core::AuthType::application_credential, k_appcred_options.data(),
-     k_appcred_options.size()},
-    {"token", core::AuthType::token, k_token_options.data(), k_token_options.size()},
-    {"v3token", core::AuthType::token, k_v3token_options.data(), k_v3token_options.size()},
+    {"password", core::AuthType::password,
+     "default_domain_id default_domain_name user_id username user_domain_id user_domain_name "
+     "password",
+     true},
+    {"v3password", core::AuthType::password,
+     "user_id username user_domain_id user_domain_name password", false},
+    {"v3applicationcredential", core::AuthType::application_credential,
+     "user_id username user_domain_id user_domain_name application_credential_secret "
+     "application_credential_id application_credential_name",
+     false},
+    {"token", core::AuthType::token, "default_domain_id default_domain_name token", true},
+    {"v3token", core::AuthType::token, "token", false},
 }};
 
-// Python's str.format(**config) for the simple "{name}" fields the openstack loader expands
-// (e.g. auth_url: "https://{region_name}.example.org:5000/v3"). nullopt when the template
-// uses anything else (Python would raise too, or do something credrotd should not guess).
-std::optional<std::string> python_format(std::string_view text, const Node& config)
+// Python's str.format(**config) for the plain "{name}" fields the openstack loader expands
+// (auth_url: "https://{region_name}.example.org:5000/v3"); nullopt for any other field syntax.
+std::optional<std::string> format_fields(std::string_view text, const Node& config)
 {
-  if (text.find_first_of("{}") == std::string_view::npos) {
-    return std::string(text);
-  }
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (c == '{' && i + 1 < text.size() && text[i + 1] == '{') {
-      out += '{';
-      ++i;
-    } else if (c == '}' && i + 1 < text.size() && text[i + 1] == '}') {
-      out += '}';
-      ++i;
-    } else if (c == '{') {
-      const auto close = text.find('}', i);
-      if (close == std::string_view::npos) {
-        return std::nullopt;
-      }
-      const std::string_view field = text.substr(i + 1, close - i - 1);
-      const Node* value = config.find(field);
-      if (field.empty() || value == nullptr ||
-          field.find_first_of("!:.[") != std::string_view::npos) {
-        return std::nullopt;
-      }
-      if (value->kind == Kind::null) {
-        out += "None";
-      } else if (value->is_scalar()) {
-        out.append(value->text.data(), value->text.size());
-      } else {
-        return std::nullopt;
-      }
-      i = close;
-    } else if (c == '}') {
-      return std::nullopt;
-    } else {
-      out += c;
+    if ((c == '{' || c == '}') && i + 1 < text.size() && text[i + 1] == c) {
+      out += text[i++];
+      continue;
     }
+    if (c != '{') {
+      if (c == '}') {
+        return std::nullopt;
+      }
+      out += c;
+      continue;
+    }
+    const auto close = text.find('}', i);
+    const std::string_view field = text.substr(i + 1, close - i - 1);
+    const Node* value = close == std::string_view::npos || field.empty() ||
+                                field.find_first_of("!:.[") != std::string_view::npos
+                            ? nullptr
+                            : config.find(field);
+    if (value == nullptr || (value->kind != Kind::null && !value->is_scalar())) {
+      return std::nullopt;
+    }
+    out += value->kind == Kind::null ? std::string_view("None") : value->view();
+    i = close;
   }
   return out;
 }
 
-// The resolution of one cloud: a mutable Python-like dict walked through the loader's steps.
+// The resolution of one cloud: Python-like dicts walked through the openstack loader's steps.
 class Resolver {
 public:
   Resolver(std::string name, std::string where, bool from_env, std::string home,
@@ -254,33 +178,30 @@ public:
 
 private:
   // "cloud 'x' (clouds.yaml:3:3)".
-  std::string subject() const { return "cloud " + quoted(m_name) + " (" + m_where + ")"; }
+  std::string subject() const { return fmt::format("cloud '{}' ({})", m_name, m_where); }
+  core::Error failure(std::string_view what) const
+  {
+    return core::make_error(core::Errc::config, fmt::format("{}: {}", subject(), what));
+  }
   // The name of a field as the operator wrote it: OS_AUTH_URL for the environment's cloud.
   std::string field(std::string_view key) const
   {
-    if (!m_from_env) {
-      return std::string(key);
-    }
-    std::string out = "OS_";
-    for (const char c : key) {
-      out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-    }
-    return out;
+    std::string upper(key);
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return m_from_env ? "OS_" + upper : std::string(key);
   }
   void problem(std::string text) { m_problems.push_back(std::move(text)); }
-  void warn(std::string text)
+  void warn(std::string_view text)
   {
     if (m_warnings != nullptr) {
-      m_warnings->push_back(subject() + ": " + std::move(text));
+      m_warnings->push_back(fmt::format("{}: {}", subject(), text));
     }
   }
   // " (file:line:column)" of a node; nothing for the environment, where field() says it all.
   std::string at(const Node& node) const
   {
-    if (node.mark.origin == k_origin_env) {
-      return {};
-    }
-    const std::string place = m_locate(node.mark);
+    const std::string place = node.mark.origin == k_origin_env ? "" : m_locate(node.mark);
     return place.empty() ? std::string() : " (" + place + ")";
   }
 
@@ -288,9 +209,11 @@ private:
   void magic_fixes();
   void fix_backwards_project();
   void handle_domain_id();
-  core::Status validate_auth(const AuthPlugin& plugin);
+  void validate_auth(const AuthPlugin& plugin);
   std::string text_field(const Node& parent, std::string_view key, bool required_string = true);
   core::Secret secret_field(std::string_view key);
+  void connection_settings(core::CloudAuth& out);
+  void required_fields(const core::CloudAuth& out);
 
   std::string m_name;
   std::string m_where;
@@ -308,79 +231,63 @@ core::Status Resolver::apply_region()
   // _get_known_regions() works on normalize_keys(cloud) of the file's cloud; get_one() then
   // takes the first region and merges its `values` over the config.
   const Node normalized = normalize_keys(m_config);
-  Node region_name = Node::make_string("", Mark{k_origin_default, 0, 0});
+  Node region_name = Node::make_string("", k_default_mark);
   std::optional<Node> values;
   if (const Node* regions = normalized.find("regions")) {
     if (regions->kind != Kind::sequence) {
-      return core::make_error(core::Errc::config,
-                              subject() + ": regions must be a list" + at(*regions));
+      return failure("regions must be a list" + at(*regions));
     }
-    if (!regions->items.empty()) {
+    if (!regions->items.empty() && regions->items.front().kind == Kind::mapping) {
       const Node& first = regions->items.front();
-      if (first.kind == Kind::mapping) {
-        const Node* name = first.find("name");
-        for (const auto& entry : first.entries) {
-          if (entry.key != "name" && entry.key != "values") {
-            return core::make_error(core::Errc::config,
-                                    subject() + ": a region entry takes only name and values" +
-                                        at(first));
-          }
-        }
-        if (name == nullptr) {
-          return core::make_error(core::Errc::config,
-                                  subject() + ": a region entry needs a name" + at(first));
-        }
-        region_name = name->clone();
-        // The raw (not normalized) values, as Python takes them from the list, which
-        // normalize_keys does not descend into.
-        if (const Node* raw = m_config.find("regions")->items.front().find("values")) {
-          values = raw->clone();
-        }
-      } else {
-        region_name = first.clone();
+      if (std::any_of(first.entries.begin(), first.entries.end(), [](const yaml::Entry& entry) {
+            return entry.key != "name" && entry.key != "values";
+          })) {
+        return failure("a region entry takes only name and values" + at(first));
       }
+      if (first.find("name") == nullptr) {
+        return failure("a region entry needs a name" + at(first));
+      }
+      region_name = *first.find("name");
+      // The raw (not normalized) values, as Python takes them from the list, which
+      // normalize_keys does not descend into.
+      if (const Node* raw = m_config.find("regions")->items.front().find("values")) {
+        values = *raw;
+      }
+    } else if (!regions->items.empty()) {
+      region_name = regions->items.front();
     }
   } else if (const Node* name = normalized.find("region_name")) {
-    if (name->kind == Kind::sequence) {
-      if (!name->items.empty()) {
-        region_name = name->items.front().clone();
-      }
+    if (name->kind == Kind::sequence && !name->items.empty()) {
+      region_name = name->items.front();
     } else if (name->kind == Kind::string) {
-      const std::string_view text = name->view();
-      const auto comma = text.find(',');
+      const auto comma = name->view().find(',');
       if (comma != std::string_view::npos) {
         warn("comma-separated region_name is deprecated; the first region is used (write a "
              "`regions:` list instead)");
       }
-      region_name = Node::make_string(text.substr(0, comma), name->mark);
-    } else if (name->kind == Kind::null) {
-      // Python would fail on None.split(); treat as no region.
-    } else {
-      return core::make_error(core::Errc::config,
-                              subject() + ": region_name must be a string" + at(*name));
+      region_name = Node::make_string(name->view().substr(0, comma), name->mark);
+    } else if (name->kind != Kind::null && name->kind != Kind::sequence) {
+      // (Python would fail on None.split(); a null is no region.)
+      return failure("region_name must be a string" + at(*name));
     }
   }
   m_config.pop("regions");
-  if (values) {
-    if (values->kind != Kind::mapping) {
-      return core::make_error(core::Errc::config,
-                              subject() + ": a region's values must be a mapping" + at(*values));
+  if (values && values->kind != Kind::mapping) {
+    return failure("a region's values must be a mapping" + at(*values));
+  }
+  for (const auto& entry : values ? values->entries : std::vector<yaml::Entry>{}) {
+    if (entry.value.kind == Kind::null) {
+      continue;
     }
-    for (const auto& entry : values->entries) {
-      if (entry.value.kind == Kind::null) {
-        continue;
-      }
-      if (entry.key == "auth") {
-        if (entry.value.kind != Kind::mapping) {
-          return core::make_error(core::Errc::config,
-                                  subject() + ": auth must be a mapping" + at(entry.value));
-        }
-        for (const auto& sub : entry.value.entries) {
-          m_auth.set(sub.key, sub.value.clone(), sub.key_mark);
-        }
-      } else {
-        m_config.set(entry.key, entry.value.clone(), entry.key_mark);
-      }
+    if (entry.key != "auth") {
+      m_config.set(entry.key, entry.value, entry.key_mark);
+      continue;
+    }
+    if (entry.value.kind != Kind::mapping) {
+      return failure("auth must be a mapping" + at(entry.value));
+    }
+    for (const auto& sub : entry.value.entries) {
+      m_auth.set(sub.key, sub.value, sub.key_mark);
     }
   }
   if (region_name.kind != Kind::null) {
@@ -393,83 +300,69 @@ core::Status Resolver::apply_region()
 void Resolver::fix_backwards_project()
 {
   // Later names win; for each name the auth dict beats the top level. Values become str().
-  struct Mapping {
-    std::string_view target;
-    std::array<std::string_view, 4> sources;
-  };
-  static constexpr std::array<Mapping, 9> k_mappings{{
-      {"domain_id", {"domain_id", "domain-id"}},
-      {"domain_name", {"domain_name", "domain-name"}},
-      {"user_domain_id", {"user_domain_id", "user-domain-id"}},
-      {"user_domain_name", {"user_domain_name", "user-domain-name"}},
-      {"project_domain_id", {"project_domain_id", "project-domain-id"}},
-      {"project_domain_name", {"project_domain_name", "project-domain-name"}},
-      {"token", {"auth-token", "auth_token", "token"}},
-      {"project_id", {"tenant_id", "tenant-id", "project_id", "project-id"}},
-      {"project_name", {"tenant_name", "tenant-name", "project_name", "project-name"}},
-  }};
-  for (const auto& mapping : k_mappings) {
+  static constexpr std::array<std::pair<std::string_view, std::array<std::string_view, 4>>, 9>
+      k_mappings{{
+          {"domain_id", {"domain_id", "domain-id"}},
+          {"domain_name", {"domain_name", "domain-name"}},
+          {"user_domain_id", {"user_domain_id", "user-domain-id"}},
+          {"user_domain_name", {"user_domain_name", "user-domain-name"}},
+          {"project_domain_id", {"project_domain_id", "project-domain-id"}},
+          {"project_domain_name", {"project_domain_name", "project-domain-name"}},
+          {"token", {"auth-token", "auth_token", "token"}},
+          {"project_id", {"tenant_id", "tenant-id", "project_id", "project-id"}},
+          {"project_name", {"tenant_name", "tenant-name", "project_name", "project-name"}},
+      }};
+  for (const auto& [target_key, sources] : k_mappings) {
     std::optional<Node> target;
-    for (const auto source : mapping.sources) {
-      if (source.empty()) {
-        continue;
-      }
+    for (const auto source : sources) {
       for (Node* holder : {&m_config, &m_auth}) {
-        if (auto value = holder->pop(source)) {
-          if (value->kind == Kind::null) {
-            // Python would store the string "None"; credrotd treats null as "not set".
-            target.reset();
-          } else {
-            if (value->kind != Kind::mapping && value->kind != Kind::sequence) {
-              value->kind = Kind::string;
-            }
-            target = std::move(value);
+        auto value = source.empty() ? std::nullopt : holder->pop(source);
+        if (value && value->kind == Kind::null) {
+          target.reset(); // Python would store the string "None"; credrotd: not set
+        } else if (value) {
+          if (value->kind != Kind::mapping && value->kind != Kind::sequence) {
+            value->kind = Kind::string;
           }
+          target = std::move(value);
         }
       }
     }
     if (target && target->truthy()) {
-      m_auth.set(mapping.target, std::move(*target));
+      m_auth.set(target_key, std::move(*target));
     }
   }
 }
 
 void Resolver::handle_domain_id()
 {
-  Node* auth = &m_auth;
   const bool project_scoped =
       m_config.find("project_id") != nullptr || m_config.find("project_name") != nullptr ||
-      auth->find("project_id") != nullptr || auth->find("project_name") != nullptr;
-  static constexpr std::array<std::array<std::string_view, 3>, 2> k_mappings{{
-      {"domain_id", "user_domain_id", "project_domain_id"},
-      {"domain_name", "user_domain_name", "project_domain_name"},
-  }};
-  for (const auto& mapping : k_mappings) {
-    const std::string_view target = mapping[0];
+      m_auth.find("project_id") != nullptr || m_auth.find("project_name") != nullptr;
+  for (const std::string_view suffix : {"id", "name"}) {
+    const std::string target = fmt::format("domain_{}", suffix);
     if (!project_scoped) {
-      if (m_config.find(target) != nullptr && auth->find(target) == nullptr) {
-        auth->set(target, *m_config.pop(target));
+      if (m_config.find(target) != nullptr && m_auth.find(target) == nullptr) {
+        m_auth.set(target, *m_config.pop(target));
       }
       continue;
     }
-    for (std::size_t i = 1; i < mapping.size(); ++i) {
-      if (const Node* value = auth->find(target);
-          value != nullptr && auth->find(mapping[i]) == nullptr) {
-        auth->set(mapping[i], value->clone());
+    for (const std::string_view scope : {"user_", "project_"}) {
+      const std::string key = std::string(scope) + target;
+      if (const Node* value = m_auth.find(target); value != nullptr && !m_auth.find(key)) {
+        m_auth.set(key, *value);
       }
     }
     m_config.pop(target);
-    auth->pop(target);
+    m_auth.pop(target);
   }
 }
 
 void Resolver::magic_fixes()
 {
-  Node* auth = &m_auth;
   // Infer the token from auth_token.
   const Node* top_auth_token = m_config.find("auth_token");
   const Node* top_token = m_config.find("token");
-  if (auth->find("token") != nullptr || (top_auth_token != nullptr && top_auth_token->truthy()) ||
+  if (m_auth.find("token") != nullptr || (top_auth_token != nullptr && top_auth_token->truthy()) ||
       (top_token != nullptr && top_token->truthy())) {
     auto popped = m_config.pop("auth_token");
     if (m_config.find("token") == nullptr) {
@@ -480,38 +373,28 @@ void Resolver::magic_fixes()
     m_config.set("interface", std::move(*endpoint_type));
   }
   // _fix_backwards_auth_plugin: auth_type beats the legacy auth_plugin.
-  {
-    std::optional<Node> type;
-    for (const std::string_view key : {"auth_plugin", "auth_type"}) {
-      if (auto value = m_config.pop(key)) {
-        type = std::move(value);
-      }
-    }
-    m_config.set("auth_type", type ? std::move(*type) : Node{});
+  auto type = m_config.pop("auth_plugin");
+  if (auto value = m_config.pop("auth_type")) {
+    type = std::move(value);
   }
+  m_config.set("auth_type", type ? std::move(*type) : Node{});
   fix_backwards_project();
   handle_domain_id();
   if (Node* insecure = m_config.find("insecure");
       insecure != nullptr && insecure->kind != Kind::boolean) {
     // get_boolean(): only the string "true" (any case) is true.
-    std::string lowered(insecure->view());
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string lowered = core::ascii_lower(insecure->view());
     if (insecure->kind != Kind::null && lowered != "true" && lowered != "false") {
       warn(field("insecure") + " is neither true nor false; the openstack CLI reads it as false" +
            at(*insecure));
     }
-    const bool value = lowered == "true";
-    const Mark mark = insecure->mark;
-    *insecure = Node{};
     insecure->kind = Kind::boolean;
-    insecure->boolean = value;
-    insecure->text = value ? "True" : "False";
-    insecure->mark = mark;
+    insecure->boolean = lowered == "true";
+    insecure->text = insecure->boolean ? "True" : "False";
   }
-  if (Node* auth_url = auth->find("auth_url");
+  if (Node* auth_url = m_auth.find("auth_url");
       auth_url != nullptr && auth_url->kind == Kind::string) {
-    if (auto formatted = python_format(auth_url->view(), m_config)) {
+    if (auto formatted = format_fields(auth_url->view(), m_config)) {
       auth_url->text.assign(formatted->data(), formatted->size());
     } else {
       problem(field("auth_url") + " uses {...} in a way credrotd cannot expand" + at(*auth_url));
@@ -519,55 +402,39 @@ void Resolver::magic_fixes()
   }
 }
 
-core::Status Resolver::validate_auth(const AuthPlugin& plugin)
+void Resolver::validate_auth(const AuthPlugin& plugin)
 {
-  Node* auth = &m_auth;
-  for (std::size_t i = 0; i < plugin.option_count; ++i) {
-    const PluginOption& option = plugin.options[i];
-    const auto find_winning = [&](const Node& holder) -> const Node* {
-      if (const Node* value = holder.find(option.name)) {
-        return value;
-      }
-      for (const auto name : option.deprecated) {
-        if (!name.empty()) {
-          if (const Node* value = holder.find(name)) {
-            return value;
-          }
-        }
-      }
-      return nullptr;
+  const auto options = plugin.options();
+  for (const auto option : options) {
+    const std::string_view alias = plugin.alias(option);
+    const auto find = [&](const Node& holder) {
+      const Node* value = holder.find(option);
+      return value != nullptr || alias.empty() ? value : holder.find(alias);
     };
     std::optional<Node> winning;
-    if (const Node* value = find_winning(*auth); value != nullptr && value->truthy()) {
-      winning = value->clone();
-    } else if (const Node* top = find_winning(m_config); top != nullptr && top->truthy()) {
-      winning = top->clone();
+    if (const Node* value = find(m_auth); value != nullptr && value->truthy()) {
+      winning = *value;
+    } else if (const Node* top = find(m_config); top != nullptr && top->truthy()) {
+      winning = *top;
     }
-    m_config.pop(option.name);
-    auth->pop(option.name);
-    for (const auto name : option.deprecated) {
-      if (!name.empty()) {
-        m_config.pop(name);
-        auth->pop(name);
+    for (Node* holder : {&m_config, &m_auth}) {
+      holder->pop(option);
+      if (!alias.empty()) {
+        holder->pop(alias);
       }
     }
     if (winning) {
-      auth->set(option.name, std::move(*winning));
+      m_auth.set(option, std::move(*winning));
     }
   }
   // keystoneauth's plugin constructor raises TypeError on any other auth key.
-  for (const auto& entry : auth->entries) {
-    bool known = false;
-    for (std::size_t i = 0; i < plugin.option_count; ++i) {
-      known = known || plugin.options[i].name == entry.key;
+  for (const auto& entry : m_auth.entries) {
+    if (std::find(options.begin(), options.end(), entry.key) == options.end()) {
+      problem(fmt::format("{} does not apply to auth_type {} (the openstack CLI refuses it too); "
+                          "remove it{}",
+                          field(entry.key), plugin.name, at(entry.value)));
     }
-    if (known) {
-      continue;
-    }
-    problem(field(entry.key) + " does not apply to auth_type " + std::string(plugin.name) +
-            " (the openstack CLI refuses it too); remove it" + at(entry.value));
   }
-  return {};
 }
 
 std::string Resolver::text_field(const Node& parent, std::string_view key, bool required_string)
@@ -602,8 +469,7 @@ core::Secret Resolver::secret_field(std::string_view key)
 core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
 {
   if (cloud.kind != Kind::mapping) {
-    return core::make_error(core::Errc::config,
-                            subject() + ": a cloud must be a mapping of settings");
+    return failure("a cloud must be a mapping of settings");
   }
   // Vendor profiles (clouds-public.yaml and openstacksdk's built-in vendor list) supply
   // auth_url and regions; credrotd does not read them, so say so instead of failing later.
@@ -611,30 +477,27 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
     // The environment's `cloud` is just OS_CLOUD, which get_one() drops.
     if (const Node* profile = cloud.find(key);
         profile != nullptr && profile->truthy() && !(m_from_env && key == "cloud")) {
-      return core::make_error(core::Errc::config,
-                              subject() + ": uses the vendor profile `" + std::string(key) +
-                                  "`, which credrotd does not read; copy the vendor's auth_url "
-                                  "and region_name into the cloud instead" +
-                                  at(*profile));
+      return failure(fmt::format("uses the vendor profile `{}`, which credrotd does not read; "
+                                 "copy the vendor's auth_url and region_name into the cloud "
+                                 "instead{}",
+                                 key, at(*profile)));
     }
   }
   // Defaults, then the cloud (_auth_update: the auth mapping is updated, not replaced).
-  const Mark default_mark{k_origin_default, 0, 0};
   m_config = Node::make_mapping(cloud.mark);
-  m_config.set("auth_type", Node::make_string("password", default_mark));
-  m_config.set("interface", Node::make_string("public", default_mark));
-  m_auth = Node::make_mapping(default_mark);
+  m_config.set("auth_type", Node::make_string("password", k_default_mark));
+  m_config.set("interface", Node::make_string("public", k_default_mark));
+  m_auth = Node::make_mapping(k_default_mark);
   for (const auto& entry : cloud.entries) {
+    if (entry.key == "auth" && entry.value.kind != Kind::mapping) {
+      return failure("auth must be a mapping" + at(entry.value));
+    }
     if (entry.key == "auth") {
-      if (entry.value.kind != Kind::mapping) {
-        return core::make_error(core::Errc::config,
-                                subject() + ": auth must be a mapping" + at(entry.value));
-      }
       for (const auto& sub : entry.value.entries) {
-        m_auth.set(sub.key, sub.value.clone(), sub.key_mark);
+        m_auth.set(sub.key, sub.value, sub.key_mark);
       }
     } else if (entry.key != "cloud") {
-      m_config.set(entry.key, entry.value.clone(), entry.key_mark);
+      m_config.set(entry.key, entry.value, entry.key_mark);
     }
   }
   CREDROTD_TRY(apply_region());
@@ -642,30 +505,21 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
   m_config = normalize_keys(m_config);
   m_auth = normalize_keys(m_auth);
 
-  // The auth plugin.
   const Node* type_node = m_config.find("auth_type");
-  std::string type_name;
-  if (type_node != nullptr && type_node->kind == Kind::string) {
-    type_name = std::string(type_node->view());
-  } else if (type_node != nullptr && type_node->kind != Kind::null) {
-    return core::make_error(core::Errc::config, subject() + ": " + field("auth_type") +
-                                                    " must be a string" + at(*type_node));
+  if (type_node != nullptr && type_node->kind != Kind::string && type_node->kind != Kind::null) {
+    return failure(field("auth_type") + " must be a string" + at(*type_node));
   }
-  const AuthPlugin* plugin = nullptr;
-  for (const auto& candidate : k_plugins) {
-    if (candidate.name == type_name) {
-      plugin = &candidate;
-    }
+  const std::string_view type_name =
+      type_node != nullptr && type_node->kind == Kind::string ? type_node->view() : "";
+  const auto plugin = std::find_if(k_plugins.begin(), k_plugins.end(),
+                                   [&](const AuthPlugin& p) { return p.name == type_name; });
+  if (plugin == k_plugins.end()) {
+    return failure(fmt::format("{} '{}' is not supported by credrotd; use password, v3password, "
+                               "v3applicationcredential, token or v3token{}",
+                               field("auth_type"), type_name.empty() ? "none" : type_name,
+                               type_node != nullptr ? at(*type_node) : std::string()));
   }
-  if (plugin == nullptr) {
-    return core::make_error(core::Errc::config,
-                            subject() + ": " + field("auth_type") + " " +
-                                quoted(type_name.empty() ? "none" : type_name) +
-                                " is not supported by credrotd; use password, v3password, "
-                                "v3applicationcredential, token or v3token" +
-                                (type_node != nullptr ? at(*type_node) : std::string()));
-  }
-  CREDROTD_TRY(validate_auth(*plugin));
+  validate_auth(*plugin);
   const Node& auth = m_auth;
 
   core::CloudAuth out;
@@ -697,36 +551,49 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
     }
   }
   for (const std::string_view key : {"domain_id", "domain_name"}) {
-    if (const Node* value = auth.find(key)) {
-      if (plugin->type == core::AuthType::application_credential) {
-        problem(field(key) +
-                " does not apply to an application credential (its scope is "
-                "fixed); remove it" +
-                at(*value));
-      } else {
-        problem(field(key) +
-                " without a project asks for a domain-scoped token, which cannot manage EC2 "
-                "credentials; add project_name (with project_domain_name) or project_id, or use "
-                "user_domain_" +
-                std::string(key.substr(7)) + " if you meant the user's domain" + at(*value));
-      }
+    const Node* value = auth.find(key);
+    if (value != nullptr && plugin->type == core::AuthType::application_credential) {
+      problem(field(key) +
+              " does not apply to an application credential (its scope is fixed); "
+              "remove it" +
+              at(*value));
+    } else if (value != nullptr) {
+      problem(fmt::format("{} without a project asks for a domain-scoped token, which cannot "
+                          "manage EC2 credentials; add project_name (with project_domain_name) "
+                          "or project_id, or use user_domain_{} if you meant the user's domain{}",
+                          field(key), key.substr(7), at(*value)));
     }
   }
   // keystoneauth's generic plugins use default_domain_* for both the user and the project.
   const std::string default_domain_id = text_field(auth, "default_domain_id");
   const std::string default_domain_name = text_field(auth, "default_domain_name");
-  if (!default_domain_id.empty() || !default_domain_name.empty()) {
-    if (out.user_domain_id.empty() && out.user_domain_name.empty()) {
-      out.user_domain_id = default_domain_id;
-      out.user_domain_name = default_domain_name;
-    }
-    if (out.project_domain_id.empty() && out.project_domain_name.empty()) {
-      out.project_domain_id = default_domain_id;
-      out.project_domain_name = default_domain_name;
+  for (auto [id, name] : {std::pair{&out.user_domain_id, &out.user_domain_name},
+                          std::pair{&out.project_domain_id, &out.project_domain_name}}) {
+    if (id->empty() && name->empty()) {
+      *id = default_domain_id;
+      *name = default_domain_name;
     }
   }
+  connection_settings(out);
+  required_fields(out);
+  if (out.auth_type == core::AuthType::application_credential &&
+      (!out.project_id.empty() || !out.project_name.empty())) {
+    warn("project_* is ignored: an application credential's project is fixed when it is "
+         "created");
+    out.project_id.clear();
+    out.project_name.clear();
+    out.project_domain_id.clear();
+    out.project_domain_name.clear();
+  }
+  if (!m_problems.empty()) {
+    return failure(core::join(m_problems, "; "));
+  }
+  return out;
+}
 
-  // Connection settings (top level).
+// Top-level settings: region, interface, TLS.
+void Resolver::connection_settings(core::CloudAuth& out)
+{
   out.region_name = text_field(m_config, "region_name");
   const std::string interface = text_field(m_config, "interface");
   if (interface == "public" || interface == "publicURL" || interface.empty()) {
@@ -736,54 +603,40 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
   } else if (interface == "admin" || interface == "adminURL") {
     out.interface = core::Interface::admin;
   } else {
-    problem(field("interface") + " " + quoted(interface) + " is not public, internal or admin" +
-            at(*m_config.find("interface")));
+    problem(fmt::format("{} '{}' is not public, internal or admin{}", field("interface"), interface,
+                        at(*m_config.find("interface"))));
   }
-  bool verify = true;
-  if (const Node* node = m_config.find("verify")) {
-    if (node->kind == Kind::boolean) {
-      verify = node->boolean;
-    } else if (node->kind != Kind::null) {
-      problem(field("verify") + " must be true or false (unquoted)" +
-              (m_from_env ? std::string("; use OS_INSECURE=true to turn verification off")
-                          : std::string()) +
-              at(*node));
-    }
+  if (const Node* node = m_config.find("verify");
+      node != nullptr && node->kind != Kind::boolean && node->kind != Kind::null) {
+    problem(field("verify") + " must be true or false (unquoted)" +
+            (m_from_env ? "; use OS_INSECURE=true to turn verification off" : "") + at(*node));
+  } else {
+    out.verify = node == nullptr || node->kind != Kind::boolean || node->boolean;
   }
   if (const Node* node = m_config.find("insecure"); node != nullptr && node->boolean) {
-    verify = false;
+    out.verify = false;
   }
-  out.verify = verify;
-  const auto expand_user = [&](std::string path) {
-    if (path == "~" || path.rfind("~/", 0) == 0) {
-      path = m_home + path.substr(1);
-    }
-    return path;
-  };
-  for (const std::string_view key : {"cacert", "cert", "key"}) {
+  for (const auto& [key, target] : {std::pair{"cacert", &out.cacert}, std::pair{"cert", &out.cert},
+                                    std::pair{"key", &out.key}}) {
     std::string value = text_field(m_config, key);
     if (value.find_first_of("{}") != std::string::npos) {
-      if (auto formatted = python_format(value, m_config)) {
+      if (auto formatted = format_fields(value, m_config)) {
         value = *formatted;
       } else {
         problem(field(key) + " uses {...} in a way credrotd cannot expand" +
                 at(*m_config.find(key)));
       }
     }
-    value = expand_user(value);
+    if (value == "~" || value.rfind("~/", 0) == 0) { // Python's os.path.expanduser
+      value = m_home + value.substr(1);
+    }
     if (!value.empty() && value.front() != '/') {
       warn(field(key) +
            " is a relative path; it is read relative to credrotd's working "
            "directory" +
            at(*m_config.find(key)));
     }
-    if (key == "cacert") {
-      out.cacert = value;
-    } else if (key == "cert") {
-      out.cert = value;
-    } else {
-      out.key = value;
-    }
+    *target = value;
   }
   if (!out.verify && !out.cacert.empty()) {
     warn("cacert is ignored because TLS verification is off (verify: false or insecure: true)");
@@ -796,10 +649,12 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
       version->view() != "3.0") {
     warn("identity_api_version is not 3; credrotd always uses the Identity v3 API" + at(*version));
   }
+}
 
-  // What each auth type needs, said as what to add.
-  const std::string secret_home =
-      m_from_env ? std::string() : std::string(" (in secure.yaml, mode 0600)");
+// What each auth type needs, said as what to add.
+void Resolver::required_fields(const core::CloudAuth& out)
+{
+  const std::string secret_home = m_from_env ? "" : " (in secure.yaml, mode 0600)";
   if (out.auth_url.empty()) {
     problem("add " + field("auth_url") +
             " (the Keystone URL, e.g. https://keystone.example.org:5000/v3)");
@@ -810,24 +665,23 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
       problem("add " + field("password") + secret_home);
     }
     if (out.user_id.empty() && out.username.empty()) {
-      problem("add " + field("username") + " (with " + field("user_domain_name") + ") or " +
-              field("user_id"));
+      problem(fmt::format("add {} (with {}) or {}", field("username"), field("user_domain_name"),
+                          field("user_id")));
     }
     break;
   case core::AuthType::application_credential:
     if (out.application_credential_secret.empty()) {
       problem("add " + field("application_credential_secret") + secret_home);
     }
-    if (out.application_credential_id.empty()) {
-      if (out.application_credential_name.empty()) {
-        problem("add " + field("application_credential_id") + " (or " +
-                field("application_credential_name") + " with " + field("user_id") + " or " +
-                field("username") + ")");
-      } else if (out.user_id.empty() && out.username.empty()) {
-        problem("add " + field("user_id") + " or " + field("username") + " (with " +
-                field("user_domain_name") + "): " + field("application_credential_name") +
-                " is only unique per user");
-      }
+    if (out.application_credential_id.empty() && out.application_credential_name.empty()) {
+      problem(fmt::format("add {} (or {} with {} or {})", field("application_credential_id"),
+                          field("application_credential_name"), field("user_id"),
+                          field("username")));
+    } else if (out.application_credential_id.empty() && out.user_id.empty() &&
+               out.username.empty()) {
+      problem(fmt::format("add {} or {} (with {}): {} is only unique per user", field("user_id"),
+                          field("username"), field("user_domain_name"),
+                          field("application_credential_name")));
     }
     break;
   case core::AuthType::token:
@@ -843,164 +697,91 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
                                   (out.auth_type == core::AuthType::application_credential &&
                                    out.application_credential_id.empty()));
   if (needs_user_domain && out.user_domain_name.empty() && out.user_domain_id.empty()) {
-    problem("add " + field("user_domain_name") + " (e.g. Default) or " + field("user_domain_id") +
-            ": a username is only unique within its domain");
+    problem(fmt::format("add {} (e.g. Default) or {}: a username is only unique within its domain",
+                        field("user_domain_name"), field("user_domain_id")));
   }
   if (!out.project_name.empty() && out.project_id.empty() && out.project_domain_name.empty() &&
       out.project_domain_id.empty()) {
-    problem("add " + field("project_domain_name") + " (e.g. Default) or " +
-            field("project_domain_id") + ": a project name is only unique within its domain");
+    problem(fmt::format("add {} (e.g. Default) or {}: a project name is only unique within its "
+                        "domain",
+                        field("project_domain_name"), field("project_domain_id")));
   }
-
-  if (out.auth_type == core::AuthType::application_credential &&
-      (!out.project_id.empty() || !out.project_name.empty())) {
-    warn("project_* is ignored: an application credential's project is fixed when it is "
-         "created");
-    out.project_id.clear();
-    out.project_name.clear();
-    out.project_domain_id.clear();
-    out.project_domain_name.clear();
-  }
-
-  if (!m_problems.empty()) {
-    std::string message = subject() + ": ";
-    for (std::size_t i = 0; i < m_problems.size(); ++i) {
-      message += (i == 0 ? "" : "; ") + m_problems[i];
-    }
-    return core::make_error(core::Errc::config, std::move(message));
-  }
-  return out;
 }
 
-bool file_exists(const std::string& path)
+// Reads a whole file into one string that grows by copying and wiping its old buffer, so no
+// stray copy of secure.yaml is left behind (the caller wipes the text once parsed). nullopt and
+// the errno on failure.
+std::optional<YamlDocument> read_document(const std::string& path, int& error)
 {
+  const core::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0; // follows symlinks, like os.path.exists
-}
-
-// Reads a whole file. nullopt + errno-like reason on failure.
-struct ReadResult {
-  std::optional<YamlDocument> document;
-  int error = 0;
-};
-
-ReadResult read_document(const std::string& path)
-{
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return {std::nullopt, errno};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || S_ISDIR(st.st_mode)) {
+    error = fd && S_ISDIR(st.st_mode) ? EISDIR : errno;
+    return std::nullopt;
   }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return {std::nullopt, error};
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return {std::nullopt, EISDIR};
-  }
-  YamlDocument document;
-  document.path = path;
-  document.mode = static_cast<std::uint32_t>(st.st_mode & 07777);
-  std::array<char, 8192> buffer{};
+  YamlDocument document{path, {}, static_cast<std::uint32_t>(st.st_mode & 07777)};
+  std::string& text = document.text;
+  text.reserve(static_cast<std::size_t>(std::max<off_t>(st.st_size, 0)) + 1);
   while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int error = errno;
-      ::close(fd);
-      core::wipe(buffer.data(), buffer.size());
-      return {std::nullopt, error};
+    if (text.size() == text.capacity()) {
+      std::string bigger;
+      bigger.reserve(2 * text.capacity());
+      bigger.append(text);
+      core::wipe(text.data(), text.capacity());
+      text.swap(bigger);
     }
+    const std::size_t used = text.size();
+    text.resize(text.capacity());
+    const ssize_t n = ::read(fd.get(), text.data() + used, text.size() - used);
+    text.resize(used + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
     if (n == 0) {
-      break;
+      return document;
     }
-    // Grow in place; the wiping of the text happens after parsing (parse_clouds).
-    document.text.append(buffer.data(), static_cast<std::size_t>(n));
+    if (n < 0 && errno != EINTR) {
+      error = errno;
+      core::wipe(text.data(), text.capacity());
+      return std::nullopt;
+    }
   }
-  core::wipe(buffer.data(), buffer.size());
-  ::close(fd);
-  return {std::move(document), 0};
-}
-
-void wipe_string(std::string& text)
-{
-  core::wipe(text.data(), text.capacity());
-  text.clear();
-}
-
-std::string mode_string(std::uint32_t mode)
-{
-  std::array<char, 16> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%04o", mode & 07777U);
-  return buffer.data();
 }
 
 } // namespace
 
-std::string CloudsConfig::origin_name(std::uint8_t origin) const
-{
-  switch (origin) {
-  case k_origin_clouds:
-    return m_clouds_file;
-  case k_origin_secure:
-    return m_secure_file;
-  case k_origin_env:
-    return "the environment";
-  default:
-    return {};
-  }
-}
-
 std::string CloudsConfig::where(const Mark& mark) const
 {
-  std::string out = origin_name(mark.origin);
-  if (!out.empty() && mark.line != 0 && mark.origin != k_origin_env) {
-    out += ':' + std::to_string(mark.line) + ':' + std::to_string(mark.column);
+  const std::string file = mark.origin == k_origin_clouds   ? m_clouds_file
+                           : mark.origin == k_origin_secure ? m_secure_file
+                           : mark.origin == k_origin_env    ? "the environment"
+                                                            : "";
+  if (file.empty() || mark.line == 0 || mark.origin == k_origin_env) {
+    return file;
   }
-  return out;
+  return fmt::format("{}:{}:{}", file, mark.line, mark.column);
 }
 
 core::Result<core::CloudAuth> CloudsConfig::resolve(std::string_view name,
                                                     std::vector<std::string>* warnings) const
 {
-  std::string chosen(name);
+  const std::string chosen(name.empty() ? std::string_view(m_default_cloud) : name);
   if (chosen.empty()) {
-    chosen = m_default_cloud;
-    if (chosen.empty()) {
-      return core::make_error(core::Errc::config,
-                              "no cloud name given and no default cloud (set OS_CLOUD, or name "
-                              "the cloud); " +
-                                  describe_sources());
-    }
+    return core::make_error(core::Errc::config, "no cloud name given and no default cloud (set "
+                                                "OS_CLOUD, or name the cloud); " +
+                                                    describe_sources());
   }
-  const Node* cloud = nullptr;
-  std::string place;
-  bool from_env = false;
+  const auto locate = [this](const Mark& mark) { return where(mark); };
   if (m_env_cloud && chosen == m_env_cloud_name) {
-    cloud = &*m_env_cloud;
-    place = "the OS_* environment variables";
-    from_env = true;
-  } else if (const yaml::Entry* entry = m_clouds.find_entry(chosen)) {
-    cloud = &entry->value;
-    place = where(entry->key_mark);
+    return Resolver(chosen, "the OS_* environment variables", true, m_home, warnings, locate)
+        .run(*m_env_cloud);
   }
-  if (cloud == nullptr) {
-    std::string known;
-    for (const auto& cloud_name : cloud_names()) {
-      known += (known.empty() ? "" : ", ") + cloud_name;
-    }
-    return core::make_error(core::Errc::config, "cloud " + quoted(chosen) +
-                                                    " was not found (clouds defined: " +
-                                                    (known.empty() ? std::string("none") : known) +
-                                                    "); " + describe_sources());
+  if (const yaml::Entry* entry = m_clouds.find_entry(chosen)) {
+    return Resolver(chosen, where(entry->key_mark), false, m_home, warnings, locate)
+        .run(entry->value);
   }
-  Resolver resolver(chosen, place, from_env, m_home, warnings,
-                    [this](const Mark& mark) { return where(mark); });
-  return resolver.run(*cloud);
+  const auto names = cloud_names();
+  return core::make_error(core::Errc::config,
+                          fmt::format("cloud '{}' was not found (clouds defined: {}); {}", chosen,
+                                      names.empty() ? "none" : core::join(names, ", "),
+                                      describe_sources()));
 }
 
 std::vector<std::string> CloudsConfig::cloud_names() const
@@ -1022,8 +803,9 @@ std::string CloudsConfig::default_cloud() const
 
 std::string CloudsConfig::describe_sources() const
 {
-  std::string out = "clouds file: " + (m_clouds_file.empty() ? "none found" : m_clouds_file);
-  out += ", secure file: " + (m_secure_file.empty() ? "none found" : m_secure_file);
+  std::string out = fmt::format("clouds file: {}, secure file: {}",
+                                m_clouds_file.empty() ? "none found" : m_clouds_file,
+                                m_secure_file.empty() ? "none found" : m_secure_file);
   if (m_clouds_file.empty()) {
     out += "; searched:";
     for (const auto& candidate : m_clouds_candidates) {
@@ -1033,6 +815,41 @@ std::string CloudsConfig::describe_sources() const
   return out;
 }
 
+// Parses one file and checks its shape and permissions; its cleared text is wiped.
+core::Result<Node> CloudsConfig::take(YamlDocument& document, std::uint8_t origin)
+{
+  auto parsed = yaml::parse(document.text, document.path, origin);
+  core::wipe(document.text.data(), document.text.capacity());
+  document.text.clear();
+  if (!parsed || parsed->kind == Kind::null) {
+    return parsed;
+  }
+  if (parsed->kind != Kind::mapping) {
+    return core::make_error(core::Errc::config,
+                            document.path +
+                                ": the top level must be a mapping with a `clouds:` key");
+  }
+  if (const Node* clouds = parsed->find("clouds");
+      clouds != nullptr && clouds->kind != Kind::mapping && clouds->kind != Kind::null) {
+    return core::make_error(core::Errc::config,
+                            where(clouds->mark) +
+                                ": `clouds` must be a mapping of cloud names to settings");
+  }
+  const std::uint32_t mode = document.mode.value_or(0);
+  if ((mode & 0022) != 0) {
+    m_warnings.push_back(fmt::format("{0} is writable by group or others (mode {1:04o}): whoever "
+                                     "can edit it can point auth_url elsewhere and collect the "
+                                     "credentials; chmod go-w {0}",
+                                     document.path, mode));
+  }
+  if ((mode & 0044) != 0 && holds_secret(*parsed)) {
+    m_warnings.push_back(fmt::format("{0} holds secrets and is readable by group or others (mode "
+                                     "{1:04o}); chmod 600 {0}",
+                                     document.path, mode));
+  }
+  return parsed;
+}
+
 core::Result<CloudsConfig> parse_clouds(CloudsInput input)
 {
   CloudsConfig out;
@@ -1040,60 +857,23 @@ core::Result<CloudsConfig> parse_clouds(CloudsInput input)
   out.m_secure_candidates = std::move(input.secure_candidates);
   out.m_warnings = std::move(input.warnings);
   out.m_home = input.env.home();
+  out.m_clouds_file = input.clouds ? input.clouds->path : "";
+  out.m_secure_file = input.secure ? input.secure->path : "";
 
   Node merged = Node::make_mapping(Mark{k_origin_clouds, 1, 1});
-  const auto take = [&](std::optional<YamlDocument>& document, std::uint8_t origin,
-                        std::string& file_member) -> core::Status {
-    if (!document) {
-      return {};
-    }
-    file_member = document->path;
-    auto parsed = yaml::parse(document->text, document->path, origin);
-    wipe_string(document->text);
-    if (!parsed) {
-      return parsed.error();
-    }
-    Node root = std::move(*parsed);
-    if (root.kind == Kind::null) {
-      return {};
-    }
-    if (root.kind != Kind::mapping) {
-      return core::make_error(core::Errc::config,
-                              document->path +
-                                  ": the top level must be a mapping with a `clouds:` key");
-    }
-    if (const Node* clouds = root.find("clouds");
-        clouds != nullptr && clouds->kind != Kind::mapping && clouds->kind != Kind::null) {
-      return core::make_error(core::Errc::config, out.where(clouds->mark) +
-                                                      ": `clouds` must be a mapping of cloud "
-                                                      "names to settings");
-    }
-    if (document->mode) {
-      const std::uint32_t mode = *document->mode;
-      if ((mode & 0022) != 0) {
-        out.m_warnings.push_back(document->path + " is writable by group or others (mode " +
-                                 mode_string(mode) +
-                                 "): whoever can edit it can point auth_url elsewhere and "
-                                 "collect the credentials; chmod go-w " +
-                                 document->path);
-      }
-      if ((mode & 0044) != 0 && holds_secret(root)) {
-        out.m_warnings.push_back(document->path +
-                                 " holds secrets and is readable by group or "
-                                 "others (mode " +
-                                 mode_string(mode) + "); chmod 600 " + document->path);
+  for (auto [document, origin] :
+       {std::pair{&input.clouds, k_origin_clouds}, std::pair{&input.secure, k_origin_secure}}) {
+    if (*document) {
+      CREDROTD_TRY_ASSIGN(auto root, out.take(**document, origin));
+      if (root.kind == Kind::mapping) {
+        merged = merge_clouds(merged, root);
       }
     }
-    merged = merge_clouds(merged, root);
-    return {};
-  };
-  CREDROTD_TRY(take(input.clouds, k_origin_clouds, out.m_clouds_file));
-  CREDROTD_TRY(take(input.secure, k_origin_secure, out.m_secure_file));
-  if (auto clouds = merged.pop("clouds"); clouds && clouds->kind == Kind::mapping) {
-    out.m_clouds = std::move(*clouds);
-  } else {
-    out.m_clouds = Node::make_mapping(Mark{k_origin_clouds, 1, 1});
   }
+  auto clouds = merged.pop("clouds");
+  out.m_clouds = clouds && clouds->kind == Kind::mapping
+                     ? std::move(*clouds)
+                     : Node::make_mapping(Mark{k_origin_clouds, 1, 1});
 
   // The environment's cloud.
   const HostEnvironment& env = input.env;
@@ -1102,10 +882,10 @@ core::Result<CloudsConfig> parse_clouds(CloudsInput input)
   }
   if (const yaml::Entry* clash = out.m_clouds.find_entry(out.m_env_cloud_name)) {
     return core::make_error(core::Errc::config,
-                            out.where(clash->key_mark) + ": defines a cloud named " +
-                                quoted(out.m_env_cloud_name) +
-                                ", the name reserved for the OS_* environment variables' cloud "
-                                "(OS_CLOUD_NAME); rename the cloud or set OS_CLOUD_NAME");
+                            fmt::format("{}: defines a cloud named '{}', the name reserved for "
+                                        "the OS_* environment variables' cloud (OS_CLOUD_NAME); "
+                                        "rename the cloud or set OS_CLOUD_NAME",
+                                        out.where(clash->key_mark), out.m_env_cloud_name));
   }
   if (const std::string* cloud = env.get("OS_CLOUD")) {
     out.m_default_cloud = *cloud;
@@ -1113,23 +893,19 @@ core::Result<CloudsConfig> parse_clouds(CloudsInput input)
   static constexpr std::array<std::string_view, 5> k_selectors{
       "OS_CLOUD", "OS_REGION_NAME", "OS_CLIENT_CONFIG_FILE", "OS_CLIENT_SECURE_FILE",
       "OS_CLOUD_NAME"};
-  Node env_cloud = Node::make_mapping(Mark{k_origin_env, 0, 0});
-  env_cloud.set("auth_type", Node::make_string("password", Mark{k_origin_default, 0, 0}));
-  env_cloud.set("interface", Node::make_string("public", Mark{k_origin_default, 0, 0}));
+  const Mark env_mark{k_origin_env, 0, 0};
+  Node env_cloud = Node::make_mapping(env_mark);
+  env_cloud.set("auth_type", Node::make_string("password", k_default_mark));
+  env_cloud.set("interface", Node::make_string("public", k_default_mark));
   bool beyond_selectors = false;
   for (const auto& [key, value] : env.vars) {
     if (key.rfind("OS_", 0) != 0 || key.rfind("OS_TEST", 0) == 0 || key.rfind("OS_STD", 0) == 0 ||
         key.rfind("OS_LOG", 0) == 0) {
       continue;
     }
-    std::string lowered = key.substr(3);
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    env_cloud.set(lowered, Node::make_string(value, Mark{k_origin_env, 0, 0}),
-                  Mark{k_origin_env, 0, 0});
-    if (std::find(k_selectors.begin(), k_selectors.end(), key) == k_selectors.end()) {
-      beyond_selectors = true;
-    }
+    env_cloud.set(core::ascii_lower(key.substr(3)), Node::make_string(value, env_mark), env_mark);
+    beyond_selectors = beyond_selectors ||
+                       std::find(k_selectors.begin(), k_selectors.end(), key) == k_selectors.end();
   }
   if (beyond_selectors) {
     out.m_env_cloud = std::move(env_cloud);
@@ -1157,25 +933,17 @@ std::vector<std::string> clouds_search_dirs(const HostEnvironment& env)
   // with ':' into one (usually non-existent) path when there are several — as Python does.
   const std::string* xdg_config_dirs = env.get("XDG_CONFIG_DIRS");
   const std::string dirs = xdg_config_dirs != nullptr ? *xdg_config_dirs : "/etc/xdg";
-  std::string site_dir;
-  std::size_t start = 0;
-  while (true) {
-    const auto colon = dirs.find(':', start);
-    std::string part =
-        dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+  std::vector<std::string> site_dirs;
+  for (std::size_t start = 0; start <= dirs.size();) {
+    const auto colon = std::min(dirs.find(':', start), dirs.size());
+    std::string_view part = std::string_view(dirs).substr(start, colon - start);
     while (part.size() > 1 && part.back() == '/') {
-      part.pop_back();
+      part.remove_suffix(1);
     }
-    if (!site_dir.empty() || start != 0) {
-      site_dir += ':';
-    }
-    site_dir += part.empty() ? std::string("openstack") : part + "/openstack";
-    if (colon == std::string::npos) {
-      break;
-    }
+    site_dirs.push_back(part.empty() ? "openstack" : fmt::format("{}/openstack", part));
     start = colon + 1;
   }
-  return {env.cwd, user_dir, unix_dir, site_dir, "/etc/openstack"};
+  return {env.cwd, user_dir, unix_dir, core::join(site_dirs, ":"), "/etc/openstack"};
 }
 
 std::vector<std::string> clouds_candidates(const HostEnvironment& env, std::string_view stem,
@@ -1185,14 +953,14 @@ std::vector<std::string> clouds_candidates(const HostEnvironment& env, std::stri
     return {override_file};
   }
   std::vector<std::string> out;
-  const std::string_view variable =
-      stem == "secure" ? "OS_CLIENT_SECURE_FILE" : "OS_CLIENT_CONFIG_FILE";
-  if (const std::string* file = env.get(variable); file != nullptr && !file->empty()) {
+  const std::string* file =
+      env.get(stem == "secure" ? "OS_CLIENT_SECURE_FILE" : "OS_CLIENT_CONFIG_FILE");
+  if (file != nullptr && !file->empty()) {
     out.push_back(*file);
   }
   for (const auto& dir : clouds_search_dirs(env)) {
     for (const std::string_view suffix : {".yaml", ".yml", ".json"}) {
-      out.push_back(dir + "/" + std::string(stem) + std::string(suffix));
+      out.push_back(fmt::format("{}/{}{}", dir, stem, suffix));
     }
   }
   return out;
@@ -1207,21 +975,22 @@ core::Result<CloudsConfig> load_clouds(const HostEnvironment& env, const CloudsF
                         std::optional<YamlDocument>& found) -> core::Status {
     candidates = clouds_candidates(env, stem, override_file);
     for (const auto& candidate : candidates) {
-      if (override_file.empty() && !file_exists(candidate)) {
-        continue;
+      struct stat st {};
+      if (override_file.empty() && ::stat(candidate.c_str(), &st) != 0) {
+        continue; // follows symlinks, like os.path.exists
       }
-      ReadResult read = read_document(candidate);
-      if (read.document) {
-        found = std::move(read.document);
+      int error = 0;
+      if (auto read = read_document(candidate, error)) {
+        found = std::move(read);
         return {};
       }
       if (!override_file.empty()) {
         return core::make_error(core::Errc::io,
-                                candidate + ": cannot read: " + std::strerror(read.error) +
-                                    " (set in [daemon] " + std::string(stem) + "_file)");
+                                fmt::format("{}: cannot read: {} (set in [daemon] {}_file)",
+                                            candidate, std::strerror(error), stem));
       }
-      input.warnings.push_back(candidate +
-                               ": skipped, cannot read it: " + std::strerror(read.error));
+      input.warnings.push_back(
+          fmt::format("{}: skipped, cannot read it: {}", candidate, std::strerror(error)));
     }
     return {};
   };

@@ -77,7 +77,9 @@ public:
 private:
   friend core::Result<CloudsConfig> parse_clouds(CloudsInput input);
 
-  std::string origin_name(std::uint8_t origin) const;
+  // Parses one file, checks its shape and its mode (warnings), and wipes its text.
+  core::Result<yaml::Node> take(YamlDocument& document, std::uint8_t origin);
+  // "file:line:column" of a node, "the environment", or "" when unknown.
   std::string where(const yaml::Mark& mark) const;
 
   yaml::Node m_clouds;                   // name → cloud mapping, secure.yaml merged in

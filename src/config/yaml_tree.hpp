@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// A YAML document read the way Python's yaml.safe_load reads it, as a small tree with marks.
+// The YAML subset credrotd reads in clouds.yaml/secure.yaml, as a small tree with marks.
 #pragma once
 
 #include "core/error.hpp"
@@ -21,9 +21,9 @@ struct Mark {
   std::uint32_t column = 0; // 1-based; 0 = unknown
 };
 
-// What yaml.safe_load would have produced for a node. clouds.yaml is read by Python, so a
-// plain `project_id: 0123` is an *integer* there (octal, 83), and the openstack CLI then
-// uses the string "83". The tree keeps the kind and Python's str() of each scalar.
+// What a node is. A scalar keeps the text as written: parse() accepts a plain scalar only when
+// Python's yaml.safe_load (which the openstack CLI uses) reads it as that same text, so
+// integer 42 and float 2.5 are "42" and "2.5" for both.
 enum class Kind { null, boolean, integer, floating, string, mapping, sequence };
 
 struct Entry;
@@ -39,7 +39,7 @@ struct Node {
   ~Node();
 
   Kind kind = Kind::null;
-  // Scalars: Python's str() of the value ("83" for 0123, "1.5" for 1.50, "True" for yes).
+  // Scalars: the text ("True"/"False" for booleans, as Python's str() prints them).
   // Wiped when freed: secure.yaml's scalars are passwords.
   core::WipingString text;
   bool boolean = false;
@@ -65,7 +65,7 @@ struct Node {
   // d.pop(key, None).
   std::optional<Node> pop(std::string_view key);
 
-  Node clone() const;
+  Node clone() const { return *this; }
   static Node make_string(std::string_view value, Mark mark);
   static Node make_mapping(Mark mark);
 };
@@ -81,18 +81,18 @@ inline Node::~Node()
   core::wipe(text.data(), text.capacity());
 }
 
-// Parses one YAML document as PyYAML's safe_load does (YAML 1.1 scalar resolution, merge
-// keys `<<`, last duplicate key wins, tabs refused where PyYAML refuses them, one document
-// only, BOM and CRLF accepted). An empty document is a null node.
+// Parses one YAML document of the subset (docs/configuration.md, "clouds.yaml"): mappings,
+// sequences, anchors and aliases, merge keys `<<`, the last duplicate key winning (as PyYAML),
+// quoted, block and `!!str` scalars, and plain scalars that mean the same text to every YAML
+// reader. Refused, with "quote it": a plain scalar whose meaning PyYAML (YAML 1.1) would change
+// or that YAML 1.2 reads differently — 0123, 0x1f, 0b1, 1_000, +5, -0, 1.50, 1e5, .inf, .nan,
+// 1:30, yes/no/on/off, ~, a bare date or timestamp. Also refused as PyYAML refuses them: a tab
+// where a token may start, an unclosed quote, a second document, any other tag. An empty
+// document is a null node; a BOM and CRLF line ends are accepted.
 // Errors: Errc::parse, "FILE:LINE:COLUMN: what is wrong"; the message never quotes a value.
 // The tree's scalars are wiped when freed; yaml-cpp's internal copies made while parsing are
 // not (a known limit: secure.yaml's secrets pass through them).
 core::Result<Node> parse(std::string_view text, std::string_view file_name, std::uint8_t origin);
-
-// Python's str() of the number a plain YAML 1.1 scalar denotes, or nullopt when `text`
-// is not an integer (resp. float) in YAML 1.1. Exposed for tests.
-std::optional<std::string> python_int_text(std::string_view text);
-std::optional<std::string> python_float_text(std::string_view text);
 
 // Two things yaml-cpp accepts but PyYAML (and so the openstack CLI) refuses: a tab where a
 // token may start, and a quoted string never closed. The first one found, if any, with its

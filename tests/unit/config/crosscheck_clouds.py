@@ -3,6 +3,8 @@
 # Resolves the same clouds.yaml/secure.yaml/OS_* fixtures with the real openstack config loader
 # (openstack.config.OpenStackConfig().get_one) and with credrotd's (config_clouds_probe), and
 # fails on any difference. Secrets are compared as SHA-256 digests; none is printed.
+# Plain scalars outside credrotd's YAML subset (AMBIGUOUS) must be refused by credrotd with
+# file:line:column and "quote it", and once quoted must resolve identically in both.
 #
 # Usage: crosscheck_clouds.py PATH/TO/config_clouds_probe
 # Needs Debian's /usr/bin/python3 with python3-openstacksdk (no network).
@@ -40,7 +42,7 @@ clouds:
     auth:
       auth_url: https://keystone.example.org:5000/v3
       user_id: u1
-      project_id: 0123
+      project_id: "0123"
     region_name: [r1, r2]
   pw-legacy:
     auth_plugin: password
@@ -376,63 +378,122 @@ def run(argv, env, cwd):
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
+def run_both(probe, scenario, root):
+    """Writes the scenario's files under root; returns (openstack.config's lines, credrotd's)."""
+    for path, text in scenario["files"].items():
+        full = os.path.join(root, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(full, 0o600)
+    os.makedirs(os.path.join(root, "home"), exist_ok=True)
+    cwd = os.path.join(root, scenario["cwd"])
+    os.makedirs(cwd, exist_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.path.join(root, "home"),
+           "LANG": "C.UTF-8", "XDG_CONFIG_DIRS": os.path.join(root, "xdgdirs")}
+    for key, value in scenario["env"].items():
+        env[key] = value.replace("{root}", root)
+    python = run(["/usr/bin/python3", "-c", PYTHON_SIDE, json.dumps(scenario["clouds"])],
+                 env, cwd)
+    names = scenario["clouds"]
+    if names is None and python and "names" in python[0]:
+        names = python[0]["names"]
+        python = python[1:]
+    return python, run([probe] + (names or []), env, cwd)
+
+
+def compare(probe, scenario):
+    """(clouds compared, differences) for one scenario."""
+    failures = 0
+    compared = 0
+    with tempfile.TemporaryDirectory(prefix="credrotd-crosscheck-") as root:
+        python, ours = run_both(probe, scenario, root)
+    if python and "load_error" in python[0]:
+        if not ours or "load_error" not in ours[0]:
+            print(f"FAIL [{scenario['name']}]: openstack.config refuses the files "
+                  f"({python[0]['load_error']}), credrotd does not: {ours}")
+            return 1, 1
+        print(f"ok   [{scenario['name']}]: both refuse the files")
+        return 1, 0
+    if ours and "load_error" in ours[0]:
+        print(f"FAIL [{scenario['name']}]: credrotd refuses files openstack.config reads: "
+              f"{ours[0]['load_error']}")
+        return 1, 1
+    for theirs_line, ours_line in zip(python, ours):
+        name = theirs_line["cloud"]
+        compared += 1
+        theirs_view = python_view(theirs_line)
+        mine = ours_view(ours_line)
+        if name in DIVERGENT:
+            print(f"skip [{scenario['name']}] {name}: {DIVERGENT[name]}")
+            continue
+        if theirs_view != mine:
+            failures += 1
+            print(f"FAIL [{scenario['name']}] {name}:")
+            for key in sorted(set(theirs_view) | set(mine)):
+                if theirs_view.get(key) != mine.get(key):
+                    print(f"    {key}: openstack.config={theirs_view.get(key)!r} "
+                          f"credrotd={mine.get(key)!r}")
+            if "error" in ours_line:
+                print(f"    credrotd error: {ours_line['error']}")
+        else:
+            state = "resolved" if mine["ok"] else "refused by both"
+            print(f"ok   [{scenario['name']}] {name}: {state}")
+    return compared, failures
+
+
+def ambiguous_scenario(name, values):
+    clouds = "clouds:\n" + "".join(
+        f"  c{i}:\n    auth:\n      auth_url: http://k/v3\n      user_id: u\n"
+        f"      password: p\n      project_id: {value}\n" for i, value in enumerate(values))
+    return {"name": name, "files": {"work/clouds.yaml": clouds}, "env": {}, "cwd": "work",
+            "clouds": [f"c{i}" for i in range(len(values))]}
+
+
+def check_ambiguous(probe):
+    """credrotd refuses each plain scalar where it is written (a file each); quoted, both
+    loaders read them alike. openstack.config's reading of the plain ones is printed."""
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="credrotd-crosscheck-") as root:
+        theirs, _ = run_both(probe, ambiguous_scenario("plain", AMBIGUOUS), root)
+    for value, line in zip(AMBIGUOUS, theirs):
+        reading = line["config"]["auth"].get("project_id") if line.get("ok") else line
+        with tempfile.TemporaryDirectory(prefix="credrotd-crosscheck-") as root:
+            os.makedirs(os.path.join(root, "work"))
+            with open(os.path.join(root, "work/clouds.yaml"), "w", encoding="utf-8") as f:
+                f.write(ambiguous_scenario("", [value])["files"]["work/clouds.yaml"])
+            env = {"PATH": "/usr/bin:/bin", "HOME": os.path.join(root, "home"),
+                   "XDG_CONFIG_DIRS": os.path.join(root, "xdgdirs")}
+            ours = run([probe, "c0"], env, os.path.join(root, "work"))
+        error = ours[0].get("load_error", "") if ours else ""
+        if "/work/clouds.yaml:7:19: " not in error or "quote it" not in error:
+            failures += 1
+            print(f"FAIL [project_id: {value}]: credrotd does not refuse it at 7:19 with "
+                  f"'quote it': {ours}")
+        else:
+            print(f"ok   [project_id: {value}]: refused by credrotd; openstack.config reads "
+                  f"{reading!r}")
+    quoted = [json.dumps(value) for value in AMBIGUOUS]
+    compared, differences = compare(probe, ambiguous_scenario("the same, quoted", quoted))
+    return len(AMBIGUOUS) + compared, failures + differences
+
+
+# Plain scalars whose meaning PyYAML (YAML 1.1) changes or that YAML 1.2 reads differently.
+AMBIGUOUS = ["0123", "0x1f", "0b101", "1_000", "+5", "-0", "1:30", "1.50", "1e5", ".inf", ".nan",
+             "yes", "off", "On", "~", "2024-01-01", "2001-12-14t21:59:43.10-05:00"]
+
+
 def main():
     probe = sys.argv[1]
     failures = 0
     compared = 0
     for scenario in SCENARIOS:
-        with tempfile.TemporaryDirectory(prefix="credrotd-crosscheck-") as root:
-            for path, text in scenario["files"].items():
-                full = os.path.join(root, path)
-                os.makedirs(os.path.dirname(full), exist_ok=True)
-                with open(full, "w", encoding="utf-8", newline="") as f:
-                    f.write(text)
-                os.chmod(full, 0o600)
-            os.makedirs(os.path.join(root, "home"), exist_ok=True)
-            cwd = os.path.join(root, scenario["cwd"])
-            os.makedirs(cwd, exist_ok=True)
-            env = {"PATH": "/usr/bin:/bin", "HOME": os.path.join(root, "home"),
-                   "LANG": "C.UTF-8", "XDG_CONFIG_DIRS": os.path.join(root, "xdgdirs")}
-            for key, value in scenario["env"].items():
-                env[key] = value.replace("{root}", root)
-            python = run(["/usr/bin/python3", "-c", PYTHON_SIDE, json.dumps(scenario["clouds"])],
-                         env, cwd)
-            if python and "load_error" in python[0]:
-                names = scenario["clouds"] or []
-                ours = run([probe] + names, env, cwd)
-                compared += 1
-                if not ours or "load_error" not in ours[0]:
-                    failures += 1
-                    print(f"FAIL [{scenario['name']}]: openstack.config refuses the files "
-                          f"({python[0]['load_error']}), credrotd does not: {ours}")
-                else:
-                    print(f"ok   [{scenario['name']}]: both refuse the files")
-                continue
-            names = scenario["clouds"]
-            if names is None:
-                names = python[0]["names"]
-                python = python[1:]
-            ours = run([probe] + names, env, cwd)
-            for theirs_line, ours_line in zip(python, ours):
-                name = theirs_line["cloud"]
-                compared += 1
-                theirs_view = python_view(theirs_line)
-                mine = ours_view(ours_line)
-                if name in DIVERGENT:
-                    print(f"skip [{scenario['name']}] {name}: {DIVERGENT[name]}")
-                    continue
-                if theirs_view != mine:
-                    failures += 1
-                    print(f"FAIL [{scenario['name']}] {name}:")
-                    for key in sorted(set(theirs_view) | set(mine)):
-                        if theirs_view.get(key) != mine.get(key):
-                            print(f"    {key}: openstack.config={theirs_view.get(key)!r} "
-                                  f"credrotd={mine.get(key)!r}")
-                    if "error" in ours_line:
-                        print(f"    credrotd error: {ours_line['error']}")
-                else:
-                    state = "resolved" if mine["ok"] else "refused by both"
-                    print(f"ok   [{scenario['name']}] {name}: {state}")
+        more, failed = compare(probe, scenario)
+        compared += more
+        failures += failed
+    more, failed = check_ambiguous(probe)
+    compared += more
+    failures += failed
     print(f"{compared} clouds compared, {failures} differences")
     return 1 if failures else 0
 

@@ -183,13 +183,35 @@ TEST_CASE("YAML integers and floats become strings, as the openstack CLI sends t
           "[config][clouds]")
 {
   const auto clouds = parse_ok({"clouds:\n  c:\n    auth:\n      auth_url: http://k/v3\n"
-                                "      user_id: 0123\n      password: 12345\n"
-                                "      project_id: 1.50\n",
+                                "      user_id: 83\n      password: 12345\n"
+                                "      project_id: 1.5\n",
                                 ""});
   const auto auth = resolve_ok(clouds, "c");
-  CHECK(auth.user_id == "83"); // 0123 is octal in YAML 1.1
+  CHECK(auth.user_id == "83");
   CHECK(auth.password.reveal() == "12345");
   CHECK(auth.project_id == "1.5");
+}
+
+TEST_CASE("numbers the openstack CLI would rewrite are refused where they are written",
+          "[config][clouds]")
+{
+  // 0123 is octal (83) and 1.50 is 1.5 to the openstack CLI: credrotd asks for quotes instead.
+  for (const auto& [text, line_column] : {std::pair{"      user_id: 0123\n", "5:16"},
+                                          std::pair{"      project_id: 1.50\n", "5:19"}}) {
+    INFO(text);
+    auto result =
+        parse({std::string("clouds:\n  c:\n    auth:\n      auth_url: http://k/v3\n") + text, ""});
+    REQUIRE_FALSE(result.has_value());
+    CHECK(result.error().code == core::Errc::parse);
+    CHECK_THAT(result.error().message,
+               Catch::StartsWith("/etc/openstack/clouds.yaml:" + std::string(line_column) + ": "));
+    CHECK_THAT(result.error().message, Catch::EndsWith("quote it"));
+  }
+  // In secure.yaml too, without repeating the value.
+  auto secret = parse({k_basic_clouds, "clouds:\n  rgw:\n    auth:\n      password: 012345\n"});
+  REQUIRE_FALSE(secret.has_value());
+  CHECK_THAT(secret.error().message, Catch::StartsWith("/etc/openstack/secure.yaml:4:17: "));
+  CHECK_THAT(secret.error().message, !Catch::Contains("012345"));
 }
 
 TEST_CASE("verify, insecure and cacert decide TLS verification", "[config][clouds]")
@@ -206,7 +228,7 @@ TEST_CASE("verify, insecure and cacert decide TLS verification", "[config][cloud
   SECTION("insecure: true wins over verify: true, and a cacert is then ignored")
   {
     const auto clouds = parse_ok(
-        {"clouds:\n  c:\n    insecure: yes\n    verify: true\n    cacert: /ca.pem\n" + base, ""});
+        {"clouds:\n  c:\n    insecure: true\n    verify: true\n    cacert: /ca.pem\n" + base, ""});
     std::vector<std::string> warnings;
     CHECK_FALSE(resolve_ok(clouds, "c", &warnings).verify);
     CHECK_THAT(warnings.at(0), Catch::Contains("cacert is ignored"));
@@ -352,7 +374,7 @@ TEST_CASE("what credrotd cannot use is refused with the reason", "[config][cloud
     auth_type: v3oidcpassword
     auth: {auth_url: http://k/v3}
   none:
-    auth_type: ~
+    auth_type: null
   extra:
     auth_type: v3applicationcredential
     auth:
