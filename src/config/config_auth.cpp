@@ -181,7 +181,7 @@ std::optional<InlineAuth> read_auth(Diagnostics& diagnostics, const std::string&
       reader, *table, k_auth_keys, out, where, [&](const toml::key& key, const toml::node& value) {
         const std::string name(key.str());
         if (name == "password" || name == "application_credential_secret" || name == "token") {
-          reader.key = name; // never echo the value: it is a secret
+          reader.key = key.str(); // never echo the value: it is a secret
           reader.fail(value, fmt::format("secrets are not written in credrotd.toml; put it in a "
                                          "file readable only by root and set {0}_file = "
                                          "\"/etc/credrotd/{1}.{0}\" (mode 0600), or use a "

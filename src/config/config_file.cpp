@@ -4,6 +4,7 @@
 
 #include "config/config_reader.hpp"
 #include "config/secret_file.hpp"
+#include "core/fd.hpp"
 
 #include <fmt/format.h>
 
@@ -194,30 +195,28 @@ std::string sanitized_parse_error(const toml::parse_error& error, std::string_vi
 // journald.conf(5)) reads as empty and its mode says nothing.
 core::Result<ConfigDocument> read_document(const std::string& file)
 {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    return core::make_error(core::Errc::io, file + ": cannot read: " + std::strerror(errno));
-  }
-  const auto fail = [&](std::string message) {
-    ::close(fd);
-    return core::make_error(core::Errc::io, file + message);
+  const core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  const auto fail = [&](std::string_view what) {
+    return core::make_error(core::Errc::io, fmt::format("{}: {}", file, what));
   };
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
-    return fail(": not a regular file");
+  if (!fd) {
+    return fail(fmt::format("cannot read: {}", std::strerror(errno)));
+  }
+  if (::fstat(fd.get(), &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+    return fail("not a regular file");
   }
   ConfigDocument document{file, {}, std::nullopt};
   if (S_ISREG(st.st_mode)) {
     document.mode = static_cast<std::uint32_t>(st.st_mode & 07777);
   }
   std::array<char, 8192> buffer{};
-  for (ssize_t n = 0; (n = ::read(fd, buffer.data(), buffer.size())) != 0;) {
+  for (ssize_t n = 0; (n = ::read(fd.get(), buffer.data(), buffer.size())) != 0;) {
     if (n < 0 && errno != EINTR) {
-      return fail(std::string(": cannot read: ") + std::strerror(errno));
+      return fail(fmt::format("cannot read: {}", std::strerror(errno)));
     }
     document.text.append(buffer.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
   }
-  ::close(fd);
   return document;
 }
 

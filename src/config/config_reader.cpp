@@ -95,29 +95,12 @@ std::string quote(std::string_view text)
 
 std::string type_name(const toml::node& node)
 {
-  switch (node.type()) {
-  case toml::node_type::string:
-    return "a string";
-  case toml::node_type::integer:
-    return "an integer";
-  case toml::node_type::floating_point:
-    return "a float";
-  case toml::node_type::boolean:
-    return "a boolean";
-  case toml::node_type::table:
-    return "a table";
-  case toml::node_type::array:
-    return "an array";
-  case toml::node_type::date:
-    return "a date";
-  case toml::node_type::time:
-    return "a time";
-  case toml::node_type::date_time:
-    return "a date-time";
-  case toml::node_type::none:
-    break;
-  }
-  return "nothing";
+  // In the order of toml::node_type.
+  static constexpr std::array<std::string_view, 10> k_names{
+      "nothing", "a table",   "an array", "a string", "an integer",
+      "a float", "a boolean", "a date",   "a time",   "a date-time"};
+  static_assert(static_cast<std::size_t>(toml::node_type::date_time) == 9);
+  return std::string(k_names.at(static_cast<std::size_t>(node.type())));
 }
 
 std::string one_of(const std::vector<std::string_view>& names)

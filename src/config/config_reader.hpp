@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -104,11 +105,11 @@ private:
 // One key of a section: its name and the handler that reads its value into T (reporting what
 // is wrong through the Reader). A section is a std::array of these: the one place that says
 // which keys exist, their type, their allowed values and where they go.
+template <class T> using Handler = std::function<Outcome(Reader&, const toml::node&, T&)>;
 template <class T> struct Key {
   std::string_view name;
-  std::function<Outcome(Reader&, const toml::node&, T&)> read;
+  Handler<T> read;
 };
-template <class T> using Handler = std::function<Outcome(Reader&, const toml::node&, T&)>;
 
 // Handler storing what `read(reader, node)` returns (an optional) into `member`.
 template <class T, class V, class Read> Handler<T> store(V T::*member, Read read)
@@ -206,9 +207,10 @@ bool read_keys(Reader& reader, const toml::table& table, const std::array<Key<T>
 {
   bool ok = true;
   for (const auto& [key, node] : ordered(table)) {
-    const auto* entry = std::find_if(keys.begin(), keys.end(),
-                                     [&](const Key<T>& k) { return k.name == key->str(); });
-    if (key->str().empty() || entry == keys.end()) {
+    const std::string_view name = key->str();
+    const auto* entry =
+        std::find_if(keys.begin(), keys.end(), [name](const Key<T>& k) { return k.name == name; });
+    if (name.empty() || entry == keys.end()) {
       ok = unknown(*key, *node) && ok;
       continue;
     }
