@@ -53,41 +53,16 @@ std::string unfold_and_trim(std::string_view raw)
 }
 
 // botocore 1.29 auth.py HmacV1Auth.QSAOfInterest, sorted for binary search.
-constexpr std::array<std::string_view, 35> k_subresources = {"accelerate",
-                                                             "acl",
-                                                             "analytics",
-                                                             "cors",
-                                                             "defaultObjectAcl",
-                                                             "delete",
-                                                             "inventory",
-                                                             "lifecycle",
-                                                             "location",
-                                                             "logging",
-                                                             "metrics",
-                                                             "notification",
-                                                             "object-lock",
-                                                             "partNumber",
-                                                             "policy",
-                                                             "replication",
-                                                             "requestPayment",
-                                                             "response-cache-control",
-                                                             "response-content-disposition",
-                                                             "response-content-encoding",
-                                                             "response-content-language",
-                                                             "response-content-type",
-                                                             "response-expires",
-                                                             "restore",
-                                                             "select",
-                                                             "select-type",
-                                                             "storageClass",
-                                                             "tagging",
-                                                             "torrent",
-                                                             "uploadId",
-                                                             "uploads",
-                                                             "versionId",
-                                                             "versioning",
-                                                             "versions",
-                                                             "website"};
+// clang-format off
+constexpr std::array<std::string_view, 35> k_subresources = {
+    "accelerate", "acl", "analytics", "cors", "defaultObjectAcl", "delete", "inventory",
+    "lifecycle", "location", "logging", "metrics", "notification", "object-lock", "partNumber",
+    "policy", "replication", "requestPayment", "response-cache-control",
+    "response-content-disposition", "response-content-encoding", "response-content-language",
+    "response-content-type", "response-expires", "restore", "select", "select-type",
+    "storageClass", "tagging", "torrent", "uploadId", "uploads", "versionId", "versioning",
+    "versions", "website"};
+// clang-format on
 static_assert(std::is_sorted(k_subresources.begin(), k_subresources.end()));
 
 } // namespace

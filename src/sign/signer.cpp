@@ -164,7 +164,7 @@ MacCtx hmac_template(const char* digest)
   MacCtx ctx(mac == nullptr ? nullptr : EVP_MAC_CTX_new(mac));
   EVP_MAC_free(mac); // the context keeps its own reference
   const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string("digest", const_cast<char*>(digest), 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
       OSSL_PARAM_construct_end()};
   if (!ctx || EVP_MAC_CTX_set_params(ctx.get(), params) != 1) {
     openssl_failed(fmt::format("HMAC-{}", digest));
