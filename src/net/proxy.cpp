@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// Proxy selection: *_proxy variables and no_proxy matching (hosts, domains, IPs, CIDRs).
+// Proxy selection (*_proxy variables, no_proxy matching of hosts, domains, IPs, CIDRs) and routes.
 #include "net/proxy.hpp"
+
+#include "core/text.hpp"
+#include "net/retry.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
+#include <fmt/core.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstdlib>
 
 namespace credrotd::net {
 
 namespace {
+
+using core::iequals;
+using core::trim;
 
 std::string env(const char* lower_name, const char* upper_name)
 {
@@ -24,25 +30,6 @@ std::string env(const char* lower_name, const char* upper_name)
     }
   }
   return {};
-}
-
-std::string_view trim(std::string_view text)
-{
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 bool ends_with_domain(std::string_view host, std::string_view domain)
@@ -187,6 +174,59 @@ core::Result<std::optional<Url>> proxy_for(const ProxyOptions& options, const Ur
                                 "CONNECT)");
   }
   return std::optional<Url>{std::move(proxy)};
+}
+
+core::Result<Route> route_for(const ProxyOptions& options, std::string_view method,
+                              std::string_view url)
+{
+  Route route;
+  CREDROTD_TRY_ASSIGN(route.url, parse_url(url, "the request URL"));
+  if (!route.url.userinfo.empty()) {
+    return core::make_error(core::Errc::config,
+                            "the request URL for " + route.url.redacted() +
+                                " carries user:password; credrotd sends credentials only in "
+                                "headers or bodies");
+  }
+  route.display = fmt::format("{} {}", method, route.url.redacted());
+  CREDROTD_TRY_ASSIGN(route.proxy, proxy_for(options, route.url));
+  if (!route.proxy) {
+    route.pool_key = route.url.origin();
+  } else if (route.url.is_https()) {
+    route.pool_key = route.url.origin() + " via " + route.proxy->authority();
+  } else {
+    route.pool_key = "proxy " + route.proxy->origin();
+  }
+  return route;
+}
+
+std::string proxy_authorization(const Url& proxy)
+{
+  if (proxy.userinfo.empty()) {
+    return {};
+  }
+  return "Basic " + core::base64_encode(proxy.userinfo);
+}
+
+core::Error connect_refused(const Route& route, int status, bool extra_bytes)
+{
+  const std::string what =
+      fmt::format("{}: the proxy {} answered CONNECT with HTTP {}", route.display,
+                  route.proxy ? route.proxy->authority() : std::string(), status);
+  if (status / 100 == 2 && extra_bytes) {
+    return core::Error{core::Errc::protocol,
+                       what + " followed by unexpected bytes before the TLS handshake"};
+  }
+  if (status == 407) {
+    return core::Error{core::Errc::auth_rejected,
+                       what + ": it wants credentials; put user:password@ in the https_proxy URL"};
+  }
+  if (status == 403) {
+    return core::Error{core::Errc::forbidden, what + ": it does not allow tunnels to " +
+                                                  route.url.authority() +
+                                                  " (or set no_proxy for it)"};
+  }
+  return core::Error{is_retried_status(status) ? core::Errc::transient : core::Errc::protocol,
+                     what};
 }
 
 } // namespace credrotd::net

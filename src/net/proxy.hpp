@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Which proxy, if any, a request goes through: explicit options or the *_proxy variables.
+// Which proxy, if any, a request goes through (explicit options or the *_proxy variables), the
+// route a request takes, and what a proxy's answer to CONNECT means.
 #pragma once
 
 #include "core/error.hpp"
@@ -34,5 +35,27 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uin
 // Errors (Errc::config): the configured proxy URL does not parse; the message names the
 // variable, never its value (it may hold a password).
 core::Result<std::optional<Url>> proxy_for(const ProxyOptions& options, const Url& target);
+
+// One request's routing: where the TCP connection goes and how it is pooled.
+struct Route {
+  Url url;
+  std::optional<Url> proxy;
+  std::string pool_key; // connections are reused between requests of the same key
+  std::string display;  // "GET https://host:port/path" (no query, no userinfo)
+};
+
+// The route of a request for `url` sent with `method` ("GET"...). Errors (Errc::config): the
+// URL does not parse or carries user:password; the proxy URL is unusable.
+core::Result<Route> route_for(const ProxyOptions& options, std::string_view method,
+                              std::string_view url);
+
+// "Basic <base64 of user:password>" for the Proxy-Authorization header of a proxy URL with
+// userinfo; empty without.
+std::string proxy_authorization(const Url& proxy);
+
+// The error for a proxy's answer `status` to CONNECT (a 2xx followed by bytes before the TLS
+// handshake is `extra_bytes`): auth_rejected for 407, forbidden for 403, transient for 429 and
+// 5xx the client retries, protocol otherwise.
+core::Error connect_refused(const Route& route, int status, bool extra_bytes);
 
 } // namespace credrotd::net

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Backoff arithmetic and Retry-After parsing, kept free of I/O so they can be tested alone.
+// Retry decisions, backoff arithmetic and Retry-After parsing, kept free of I/O so they can be
+// tested alone.
 #include "net/retry.hpp"
+
+#include <fmt/core.h>
 
 #include <algorithm>
 #include <array>
@@ -82,6 +85,48 @@ parse_retry_after(std::string_view value, std::chrono::system_clock::time_point 
     return std::chrono::milliseconds(0);
   }
   return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+}
+
+bool is_retried_status(int status) noexcept
+{
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+std::string milliseconds_text(std::chrono::milliseconds duration)
+{
+  const auto ms = duration.count();
+  if (ms < 10000) {
+    return fmt::format("{} ms", ms);
+  }
+  return fmt::format("{:.1f} s", static_cast<double>(ms) / 1000.0);
+}
+
+std::variant<std::chrono::milliseconds, std::string>
+next_attempt(const RetryPolicy& policy, const FailedAttempt& failed, double unit_random)
+{
+  const std::string attempts = fmt::format(
+      " ({} {} in {})", failed.attempts, failed.attempts == 1 ? "attempt" : "attempts",
+      milliseconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(failed.elapsed)));
+  if (!failed.safe_to_repeat) {
+    return attempts + "; not retried: the request is not safe to repeat";
+  }
+  if (failed.attempts >= std::max(1, policy.max_attempts)) {
+    return attempts;
+  }
+  std::chrono::milliseconds delay;
+  if (failed.retry_after) {
+    if (*failed.retry_after > policy.max_retry_after) {
+      return attempts + "; the server asked to retry after " +
+             milliseconds_text(*failed.retry_after) + ", longer than credrotd waits";
+    }
+    delay = *failed.retry_after;
+  } else {
+    delay = backoff_delay(policy, failed.attempts + 1, unit_random);
+  }
+  if (delay >= failed.left) {
+    return attempts + "; the deadline leaves no time to retry after " + milliseconds_text(delay);
+  }
+  return delay;
 }
 
 } // namespace credrotd::net

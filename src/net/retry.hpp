@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// When to try a request again: exponential backoff with jitter and the Retry-After header.
+// When to try a request again: which statuses, exponential backoff with jitter, the
+// Retry-After header, and the decision HttpClient::send() takes after each failed attempt.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <variant>
 
 namespace credrotd::net {
 
@@ -31,5 +34,27 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int next_atte
 // the past gives zero. Nullopt for anything else.
 std::optional<std::chrono::milliseconds>
 parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now);
+
+// The statuses the client retries: 429, 500, 502, 503, 504.
+bool is_retried_status(int status) noexcept;
+
+// "250 ms" below 10 s, "12.5 s" from there: how messages show a duration.
+std::string milliseconds_text(std::chrono::milliseconds duration);
+
+// What is known after attempt number `attempts` of one call failed transiently.
+struct FailedAttempt {
+  int attempts = 1;                                     // made so far, this one included
+  std::chrono::steady_clock::duration elapsed{};        // since the call began
+  std::chrono::steady_clock::duration left{};           // until the call's deadline
+  bool safe_to_repeat = true;                           // idempotent, never sent, or a 429
+  std::optional<std::chrono::milliseconds> retry_after; // what the server asked for
+};
+
+// The wait before the next attempt, or (a string) why there is none, to append to the error
+// message: " (2 attempts in 1.2 s)" with the reason: not safe to repeat, attempts used up, a
+// Retry-After beyond max_retry_after, or a deadline too close. `unit_random` in [0, 1) jitters
+// the backoff.
+std::variant<std::chrono::milliseconds, std::string>
+next_attempt(const RetryPolicy& policy, const FailedAttempt& failed, double unit_random);
 
 } // namespace credrotd::net
