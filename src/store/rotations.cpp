@@ -69,14 +69,21 @@ Result<core::Rotation> read_rotation(const Statement& st)
   return r;
 }
 
-Status update_rotation(Connection& db, const core::Rotation& r)
+// The SQL that write_rotation() binds a whole rotation to (?19 is the id).
+constexpr const char* k_insert_rotation =
+    "INSERT INTO rotations (profile, phase, outcome, method, old_access, new_access, keys_before, "
+    "started_at, phase_since, retry_at, verify_deadline, grace_until, finished_at, attempts, "
+    "keep_new_key, error_code, error, note, candidates, create_uncertain) VALUES (?1, ?2, ?3, ?4, "
+    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?20, ?21)";
+constexpr const char* k_update_rotation =
+    "UPDATE rotations SET profile=?1, phase=?2, outcome=?3, method=?4, old_access=?5, "
+    "new_access=?6, keys_before=?7, started_at=?8, phase_since=?9, retry_at=?10, "
+    "verify_deadline=?11, grace_until=?12, finished_at=?13, attempts=?14, keep_new_key=?15, "
+    "error_code=?16, error=?17, note=?18, candidates=?20, create_uncertain=?21 WHERE id=?19";
+
+Status write_rotation(Connection& db, const char* sql, const core::Rotation& r, std::string what)
 {
-  Statement st(db,
-               "UPDATE rotations SET profile=?1, phase=?2, outcome=?3, method=?4, old_access=?5, "
-               "new_access=?6, keys_before=?7, started_at=?8, phase_since=?9, retry_at=?10, "
-               "verify_deadline=?11, grace_until=?12, finished_at=?13, attempts=?14, "
-               "keep_new_key=?15, error_code=?16, error=?17, note=?18, candidates=?20, "
-               "create_uncertain=?21 WHERE id=?19");
+  Statement st(db, sql);
   const auto error_code =
       r.error_code ? std::optional<std::string>(core::to_string(*r.error_code)) : std::nullopt;
   st.bind(1, r.profile)
@@ -100,7 +107,7 @@ Status update_rotation(Connection& db, const core::Rotation& r)
       .bind(19, r.id)
       .bind(20, join_lines(r.candidates))
       .bind(21, r.create_uncertain);
-  return st.run(fmt::format("cannot store rotation {}", r.id));
+  return st.run(what);
 }
 
 Status apply_key_changes(Connection& db, const core::Rotation& r,
@@ -153,15 +160,9 @@ Result<std::int64_t> Store::insert_rotation(const core::Rotation& rotation)
   std::int64_t id = 0;
   Connection& db = *m_db;
   CREDROTD_TRY(db.transaction([&]() -> Status {
-    Statement st(db, "INSERT INTO rotations (profile, phase, outcome, method, started_at, "
-                     "phase_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    st.bind(1, rotation.profile)
-        .bind(2, core::to_string(rotation.phase))
-        .bind(3, core::to_string(rotation.outcome))
-        .bind(4, core::to_string(rotation.method))
-        .bind(5, rotation.started_at)
-        .bind(6, rotation.phase_since);
-    if (auto status = st.run("cannot record a new rotation"); !status) {
+    if (auto status =
+            write_rotation(db, k_insert_rotation, rotation, "cannot record a new rotation");
+        !status) {
       if (status.error().code == Errc::conflict) {
         return make_error(Errc::conflict,
                           "profile " + rotation.profile + " already has a rotation running");
@@ -171,7 +172,6 @@ Result<std::int64_t> Store::insert_rotation(const core::Rotation& rotation)
     id = sqlite3_last_insert_rowid(db.handle());
     core::Rotation stored = rotation;
     stored.id = id;
-    CREDROTD_TRY(update_rotation(db, stored));
     core::Rotation nothing;
     nothing.phase = stored.phase;
     CREDROTD_TRY(
@@ -198,7 +198,8 @@ Status Store::save_rotation(const core::Rotation& rotation,
                         fmt::format("rotation {} is not in {}", rotation.id, path().string()));
     }
     const bool phase_changed = before.text(0) != core::to_string(rotation.phase);
-    CREDROTD_TRY(update_rotation(db, rotation));
+    CREDROTD_TRY(write_rotation(db, k_update_rotation, rotation,
+                                fmt::format("cannot store rotation {}", rotation.id)));
     CREDROTD_TRY(apply_key_changes(db, rotation, changes, rotation.phase_since));
     if (phase_changed) {
       CREDROTD_TRY(log_transition(db, rotation.id, rotation.phase, rotation.phase_since));
