@@ -65,7 +65,7 @@ struct Node {
   // d.pop(key, None).
   std::optional<Node> pop(std::string_view key);
 
-  Node clone() const { return *this; }
+  Node clone() const; // a deep copy (defined after Entry, as ~Node)
   static Node make_string(std::string_view value, Mark mark);
   static Node make_mapping(Mark mark);
 };
@@ -79,6 +79,11 @@ struct Entry {
 inline Node::~Node()
 {
   core::wipe(text.data(), text.capacity());
+}
+
+inline Node Node::clone() const
+{
+  return *this;
 }
 
 // Parses one YAML document of the subset (docs/configuration.md, "clouds.yaml"): mappings,
