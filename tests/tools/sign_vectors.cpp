@@ -65,8 +65,9 @@ struct Failure {
   std::string field;
   std::string expected;
   std::string got;
-  std::string message;  // set instead of field/expected/got for errors
-  bool not_run = false; // the form is one credrotd does not implement; `message` says which
+  std::string message;        // set instead of field/expected/got for errors
+  bool not_run = false;       // the form is one credrotd does not implement; `message` says which
+  bool passed_before = false; // not_run for a part of a case whose first part passed
 };
 
 using Outcome = std::optional<Failure>; // nullopt: passed
@@ -380,7 +381,9 @@ Outcome run_v4(const json::object& c, const Inputs& base, std::string_view form,
     return outcome;
   }
   if (member(expected, "chunks") != nullptr) {
-    return not_run("the seed signature passed; aws-chunked chunk signatures are not implemented");
+    Failure chunks = not_run("aws-chunked chunk signatures are not implemented");
+    chunks.passed_before = true; // the seed signature, checked above
+    return chunks;
   }
   return std::nullopt;
 }
@@ -444,6 +447,10 @@ void report(std::string_view id, std::string_view form, const Outcome& outcome,
     return;
   }
   if (outcome->not_run) {
+    if (outcome->passed_before) {
+      std::cout << "PASS " << name << "\n";
+      ++totals.passed;
+    }
     std::cout << "NOT RUN " << name << ": " << outcome->message << "\n";
     ++totals.not_run;
     return;
