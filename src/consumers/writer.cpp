@@ -415,7 +415,7 @@ core::Result<WriteReport> rewrite_file(std::string_view path, const WriteOptions
     const int access = options.in_place == InPlace::yes ? O_RDWR : O_RDONLY;
     CREDROTD_TRY_ASSIGN(old, open_and_read(r, path, access));
   }
-  const CurrentFile current{path, r.real_path,
+  const CurrentFile current{path,
                             old ? std::optional<std::string_view>(old->content) : std::nullopt};
   CREDROTD_TRY_ASSIGN(const Content next, render(current));
   report.created = !old;

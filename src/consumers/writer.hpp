@@ -44,7 +44,6 @@ struct WriteReport {
 // The file as the renderer sees it.
 struct CurrentFile {
   std::string_view path;                   // as configured, for messages
-  std::string_view real_path;              // after following symbolic links
   std::optional<std::string_view> content; // nullopt when the file does not exist
 };
 
