@@ -6,6 +6,7 @@
 #include "net/http_client.hpp"
 
 #include "net/failure.hpp"
+#include "net/pool.hpp"
 #include "net/tls.hpp"
 #include "net/wire.hpp"
 
@@ -27,7 +28,6 @@
 #include <openssl/ssl.h>
 
 #include <cerrno>
-#include <map>
 #include <random>
 #include <set>
 #include <sys/socket.h>
@@ -94,7 +94,7 @@ struct Connection {
   Clock::time_point idle_since{};
 };
 
-using ConnectionPtr = std::unique_ptr<Connection>;
+using ConnectionPtr = IdlePool<Connection>::Ptr;
 
 // One send(): where the request goes, when it must be over, when it began (for messages).
 struct Call {
@@ -117,29 +117,14 @@ public:
   Impl(asio::any_io_executor executor, ClientOptions options, ssl::context context)
       : m_executor(std::move(executor)), m_options(std::move(options)), m_ssl(std::move(context)),
         m_random(std::random_device{}()),
-        m_trust_loaded(!m_options.tls.ca_file.empty() || m_options.tls.insecure == Insecure::yes)
+        m_trust_loaded(!m_options.tls.ca_file.empty() || m_options.tls.insecure == Insecure::yes),
+        m_idle(m_options.max_idle_per_origin, m_options.idle_timeout)
   {}
 
   asio::awaitable<core::Result<Response>> send(Request request, Deadline deadline);
 
-  void close_idle()
-  {
-    for (auto& [key, connections] : m_idle) {
-      for (auto& connection : connections) {
-        connection->close();
-      }
-    }
-    m_idle.clear();
-  }
-
-  std::size_t idle_connections() const
-  {
-    std::size_t count = 0;
-    for (const auto& [key, connections] : m_idle) {
-      count += connections.size();
-    }
-    return count;
-  }
+  void close_idle() { m_idle.close_all(); }
+  std::size_t idle_connections() const { return m_idle.size(); }
 
 private:
   void log(LogLevel level, const std::string& message) const
@@ -157,8 +142,6 @@ private:
   }
 
   WireRequest build(Request& request, const Route& route) const;
-  ConnectionPtr take_idle(const std::string& key);
-  void give_back(const std::string& key, ConnectionPtr connection);
 
   // The steps of one attempt, each within the call's deadline.
   asio::awaitable<Exchange> attempt(const Call& call, const WireRequest& wire,
@@ -181,7 +164,7 @@ private:
   // costs ~10 ms of CPU and ~1 MiB, which a client that only ever speaks plain http (or
   // a credrotd --once that needs a handful of calls) should not pay.
   bool m_trust_loaded;
-  std::map<std::string, std::vector<ConnectionPtr>> m_idle;
+  IdlePool<Connection> m_idle;
   std::set<std::string> m_insecure_warned;
 };
 
@@ -212,43 +195,6 @@ WireRequest HttpClient::Impl::build(Request& request, const Route& route) const
   }
   wire.keep_alive(true);
   return wire;
-}
-
-ConnectionPtr HttpClient::Impl::take_idle(const std::string& key)
-{
-  const auto it = m_idle.find(key);
-  if (it == m_idle.end()) {
-    return nullptr;
-  }
-  auto& connections = it->second;
-  const auto now = Clock::now();
-  while (!connections.empty()) {
-    ConnectionPtr connection = std::move(connections.back());
-    connections.pop_back();
-    if (now - connection->idle_since <= m_options.idle_timeout && connection->looks_alive()) {
-      return connection;
-    }
-    log(LogLevel::debug,
-        "closing an idle connection to " + key + " that the server closed or that expired");
-    connection->close();
-  }
-  return nullptr;
-}
-
-void HttpClient::Impl::give_back(const std::string& key, ConnectionPtr connection)
-{
-  if (m_options.max_idle_per_origin == 0) {
-    connection->close();
-    return;
-  }
-  connection->lowest().expires_never();
-  connection->idle_since = Clock::now();
-  auto& connections = m_idle[key];
-  if (connections.size() >= m_options.max_idle_per_origin) {
-    connections.front()->close();
-    connections.erase(connections.begin());
-  }
-  connections.push_back(std::move(connection));
 }
 
 asio::awaitable<core::Result<tcp::resolver::results_type>>
@@ -455,7 +401,10 @@ asio::awaitable<Exchange> HttpClient::Impl::attempt(const Call& call, const Wire
     // and a request lost that way could not be resent.
     ConnectionPtr connection;
     if (idempotent == Idempotent::yes) {
-      connection = take_idle(route.pool_key);
+      connection = m_idle.take(route.pool_key, [&] {
+        log(LogLevel::debug, "closing an idle connection to " + route.pool_key +
+                                 " that the server closed or that expired");
+      });
     }
     const bool reused = connection != nullptr;
     if (!connection) {
@@ -485,7 +434,8 @@ asio::awaitable<Exchange> HttpClient::Impl::attempt(const Call& call, const Wire
     }
     timing.reused_connection = reused;
     if (result.response && result.reusable) {
-      give_back(route.pool_key, std::move(connection));
+      connection->lowest().expires_never();
+      m_idle.give_back(route.pool_key, std::move(connection));
     } else {
       connection->close();
     }

@@ -2,27 +2,17 @@
 // The request and response types of http_client.hpp: method names and header helpers.
 #include "net/http_client.hpp"
 
+#include <array>
 #include <strings.h>
 
 namespace credrotd::net {
 
 std::string_view to_string(Method method) noexcept
 {
-  switch (method) {
-  case Method::get:
-    return "GET";
-  case Method::head:
-    return "HEAD";
-  case Method::post:
-    return "POST";
-  case Method::put:
-    return "PUT";
-  case Method::patch:
-    return "PATCH";
-  case Method::delete_:
-    return "DELETE";
-  }
-  return "GET";
+  // In the order of enum class Method.
+  constexpr std::array<std::string_view, 6> k_names{"GET", "HEAD",  "POST",
+                                                    "PUT", "PATCH", "DELETE"};
+  return k_names.at(static_cast<std::size_t>(method));
 }
 
 Request& Request::header(std::string_view name, std::string_view value, Sensitive sensitive)

@@ -3,6 +3,8 @@
 // tested alone.
 #include "net/retry.hpp"
 
+#include "core/text.hpp"
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -48,12 +50,7 @@ std::optional<std::time_t> parse_http_date(std::string_view value)
 std::optional<std::chrono::milliseconds>
 parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now)
 {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-    value.remove_prefix(1);
-  }
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
-    value.remove_suffix(1);
-  }
+  value = core::trim(value, " \t");
   if (value.empty()) {
     return std::nullopt;
   }

@@ -2,12 +2,13 @@
 // Parses http(s) URLs with Boost.URL and prints them without their secrets.
 #include "net/url.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 namespace credrotd::net {
@@ -34,13 +35,6 @@ bool is_name_char(char c)
 {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
          std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string text)
-{
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
 }
 
 } // namespace
@@ -89,7 +83,7 @@ core::Result<Url> parse_url(std::string_view text, std::string_view what)
   }
   const boost::urls::url_view& view = *parsed;
   Url url;
-  const std::string scheme = lower(std::string(view.scheme()));
+  const std::string scheme = core::ascii_lower(view.scheme());
   if (scheme == "http") {
     url.scheme = Scheme::http;
   } else if (scheme == "https") {
@@ -101,7 +95,7 @@ core::Result<Url> parse_url(std::string_view text, std::string_view what)
   case boost::urls::host_type::name:
   case boost::urls::host_type::ipv4:
   case boost::urls::host_type::ipv6:
-    url.host = lower(view.host_address());
+    url.host = core::ascii_lower(view.host_address());
     break;
   default:
     return fail("it names no host");

@@ -173,12 +173,7 @@ Result<std::optional<ProfileState>> Store::profile(const std::string& name) cons
 {
   Statement st(*m_db, select_profiles("WHERE name = ?1"));
   st.bind(1, name);
-  CREDROTD_TRY_ASSIGN(
-      auto rows, read_all<ProfileState>(*m_db, st, "cannot read profile " + name, read_profile));
-  if (rows.empty()) {
-    return std::optional<ProfileState>();
-  }
-  return std::optional<ProfileState>(std::move(rows.front()));
+  return read_first<ProfileState>(*m_db, st, "cannot read profile " + name, read_profile);
 }
 
 Result<std::vector<ProfileState>> Store::profiles() const

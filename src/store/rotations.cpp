@@ -144,15 +144,6 @@ Status log_transition(Connection& db, std::int64_t id, core::Phase phase, TimePo
   return st.run("cannot log a transition");
 }
 
-Result<std::optional<core::Rotation>> first(Result<std::vector<core::Rotation>> rows)
-{
-  CREDROTD_TRY_ASSIGN(auto list, std::move(rows));
-  if (list.empty()) {
-    return std::optional<core::Rotation>();
-  }
-  return std::optional<core::Rotation>(std::move(list.front()));
-}
-
 } // namespace
 
 Result<std::int64_t> Store::insert_rotation(const core::Rotation& rotation)
@@ -212,7 +203,7 @@ Result<std::optional<core::Rotation>> Store::rotation(std::int64_t id) const
 {
   Statement st(*m_db, select_rotations("WHERE id = ?1"));
   st.bind(1, id);
-  return first(read_all<core::Rotation>(*m_db, st, "cannot read rotations", read_rotation));
+  return read_first<core::Rotation>(*m_db, st, "cannot read rotations", read_rotation);
 }
 
 Result<std::vector<core::Rotation>> Store::unfinished_rotations() const
@@ -232,7 +223,7 @@ Result<std::optional<core::Rotation>> Store::running_rotation(const std::string&
 {
   Statement st(*m_db, select_rotations("WHERE profile = ?1 AND outcome = 'running'"));
   st.bind(1, profile);
-  return first(read_all<core::Rotation>(*m_db, st, "cannot read rotations", read_rotation));
+  return read_first<core::Rotation>(*m_db, st, "cannot read rotations", read_rotation);
 }
 
 Result<OutcomeCounts> Store::outcome_counts(const std::string& profile) const
@@ -257,22 +248,6 @@ Result<OutcomeCounts> Store::outcome_counts(const std::string& profile) const
   return counts;
 }
 
-Result<std::vector<Store::Transition>> Store::transitions(std::int64_t rotation_id) const
-{
-  Statement st(*m_db, "SELECT phase, at FROM transitions WHERE rotation_id = ?1 ORDER BY rowid");
-  st.bind(1, rotation_id);
-  std::vector<Transition> out;
-  while (st.next()) {
-    if (const auto phase = core::phase_from_string(st.text(0))) {
-      out.push_back({*phase, from_ms(st.int64(1))});
-    }
-  }
-  if (!st.done()) {
-    return m_db->error("cannot read transitions");
-  }
-  return out;
-}
-
 Status Store::record_write(const ConsumerWrite& w)
 {
   Statement st(*m_db,
@@ -286,22 +261,6 @@ Status Store::record_write(const ConsumerWrite& w)
       .bind(6, w.sha256_after)
       .bind(7, w.at);
   return st.run("cannot record a write of " + w.path);
-}
-
-Result<std::vector<ConsumerWrite>> Store::writes(std::int64_t rotation_id) const
-{
-  Statement st(*m_db, "SELECT rotation_id, path, kind, access, sha256_before, sha256_after, "
-                      "at FROM consumer_writes WHERE rotation_id = ?1 ORDER BY id");
-  st.bind(1, rotation_id);
-  return read_all<ConsumerWrite>(*m_db, st, "cannot read consumer writes", [](const Statement& r) {
-    return ConsumerWrite{r.int64(0),
-                         r.text(1),
-                         r.text(2) == "restore" ? WriteKind::restore : WriteKind::write,
-                         r.text(3),
-                         r.text(4),
-                         r.text(5),
-                         from_ms(r.int64(6))};
-  });
 }
 
 } // namespace credrotd::store

@@ -123,19 +123,4 @@ std::string Statement::text(int col) const
                                     static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, col)));
 }
 
-std::optional<std::string> Statement::opt_text(int col) const
-{
-  return is_null(col) ? std::nullopt : std::optional<std::string>(text(col));
-}
-
-std::optional<TimePoint> Statement::opt_time(int col) const
-{
-  return is_null(col) ? std::nullopt : std::optional<TimePoint>(from_ms(int64(col)));
-}
-
-std::optional<std::int64_t> Statement::opt_int64(int col) const
-{
-  return is_null(col) ? std::nullopt : std::optional<std::int64_t>(int64(col));
-}
-
 } // namespace credrotd::store

@@ -121,11 +121,17 @@ public:
   bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
   std::int64_t int64(int col) const { return sqlite3_column_int64(m_stmt, col); }
   std::string text(int col) const;
-  std::optional<std::string> opt_text(int col) const;
-  std::optional<TimePoint> opt_time(int col) const;
-  std::optional<std::int64_t> opt_int64(int col) const;
+  // nullopt for NULL.
+  std::optional<std::string> opt_text(int col) const { return opt(col, text(col)); }
+  std::optional<TimePoint> opt_time(int col) const { return opt(col, from_ms(int64(col))); }
+  std::optional<std::int64_t> opt_int64(int col) const { return opt(col, int64(col)); }
 
 private:
+  template <class T> std::optional<T> opt(int col, T value) const
+  {
+    return is_null(col) ? std::nullopt : std::optional<T>(std::move(value));
+  }
+
   Connection& m_db;
   sqlite3_stmt* m_stmt = nullptr;
   Connection::Cached* m_cached = nullptr;
@@ -151,6 +157,15 @@ core::Result<std::vector<T>> read_all(Connection& db, Statement& st, std::string
     return db.error(what);
   }
   return out;
+}
+
+// The first row read_all() reads, or nullopt when there is none.
+template <class T, class Read>
+core::Result<std::optional<T>> read_first(Connection& db, Statement& st, std::string_view what,
+                                          Read read)
+{
+  CREDROTD_TRY_ASSIGN(auto rows, read_all<T>(db, st, what, read));
+  return rows.empty() ? std::optional<T>() : std::optional<T>(std::move(rows.front()));
 }
 
 } // namespace credrotd::store

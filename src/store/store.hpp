@@ -75,12 +75,6 @@ public:
   Result<std::optional<core::Rotation>> running_rotation(const std::string& profile) const override;
   Result<OutcomeCounts> outcome_counts(const std::string& profile) const override;
 
-  struct Transition {
-    core::Phase phase;
-    TimePoint at;
-  };
-  Result<std::vector<Transition>> transitions(std::int64_t rotation_id) const;
-
   // --- managed keys ---
 
   Result<std::vector<ManagedKey>> keys(const std::string& profile) const override;
@@ -105,7 +99,6 @@ public:
   // --- consumer writes ---
 
   Status record_write(const ConsumerWrite& write) override;
-  Result<std::vector<ConsumerWrite>> writes(std::int64_t rotation_id) const;
 
 private:
   explicit Store(std::unique_ptr<Connection> db);

@@ -22,7 +22,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <optional>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -151,67 +150,15 @@ asio::awaitable<core::Status> run_command(asio::any_io_executor executor, Comman
   CREDROTD_CO_TRY_ASSIGN(const Identity id, resolve_identity(spec.user, prefix));
   const auto timeout = std::max(spec.timeout, std::chrono::milliseconds(1));
 
-  std::vector<std::string> env = make_environment(spec, id);
-  std::vector<std::string> args = spec.argv;
-  const std::vector<char*> argv = pointers(args);
-  const std::vector<char*> envp = pointers(env);
-
-  const auto os_error = [&prefix](const char* what) {
-    return make_error(Errc::io, prefix + ": cannot execute: " + what + ": " + errno_text(errno));
-  };
-  core::Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (devnull.get() < 0 || !lift(devnull)) {
-    co_return os_error("/dev/null");
-  }
-  std::array<int, 2> out_pipe{-1, -1};
-  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) {
-    co_return os_error("pipe");
-  }
-  core::Fd out_read(out_pipe[0]);
-  core::Fd out_write(out_pipe[1]);
-  std::array<int, 2> err_pipe{-1, -1};
-  if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) {
-    co_return os_error("pipe");
-  }
-  core::Fd err_read(err_pipe[0]);
-  core::Fd err_write(err_pipe[1]);
-  if (!lift(out_write) || !lift(err_write)) {
-    co_return os_error("fcntl");
-  }
-
-  ChildPlan plan;
-  plan.path = argv.front();
-  plan.argv = argv.data();
-  plan.envp = envp.data();
-  plan.stdin_fd = devnull.get();
-  plan.output_fd = out_write.get();
-  plan.error_fd = err_write.get();
-  plan.switch_user = id.switch_user;
-  plan.uid = id.uid;
-  plan.gid = id.gid;
-  plan.groups = id.groups.data();
-  plan.group_count = id.groups.size();
-
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    co_return os_error("fork");
-  }
-  if (pid == 0) {
-    exec_child(plan);
-  }
-  ChildGuard child{pid};
-  ::setpgid(pid, pid); // also here, so that a kill on timeout cannot race the child's own call
-  devnull.reset();
-  out_write.reset();
-  err_write.reset();
-
-  core::Fd pidfd(open_pidfd(pid));
+  CREDROTD_CO_TRY_ASSIGN(Spawned spawned, spawn(spec, id, prefix));
+  ChildGuard child{spawned.pid};
+  core::Fd pidfd(open_pidfd(spawned.pid));
   if (pidfd.get() < 0) {
-    co_return os_error("pidfd_open");
+    co_return make_error(Errc::io, prefix + ": cannot execute: pidfd_open: " + errno_text(errno));
   }
   asio::posix::stream_descriptor exited(executor, pidfd.release());
-  asio::posix::stream_descriptor errors(executor, err_read.release());
-  asio::posix::stream_descriptor output(executor, out_read.release());
+  asio::posix::stream_descriptor errors(executor, spawned.errors.release());
+  asio::posix::stream_descriptor output(executor, spawned.output.release());
   output.non_blocking(true);
   asio::steady_timer deadline(executor);
   deadline.expires_after(timeout);

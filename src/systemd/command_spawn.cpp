@@ -51,11 +51,156 @@ template <class Lookup> core::Result<std::optional<Identity>> lookup_passwd(Look
   }
 }
 
+// Everything the child needs, prepared before fork(): after fork() only async-signal-safe
+// calls are allowed (no allocation, no locks, no NSS).
+struct ChildPlan {
+  char* const* argv; // argv[0]: the program's absolute path
+  char* const* envp;
+  const Identity& id;
+  int stdin_fd;
+  int output_fd; // stdout and stderr
+  int error_fd;  // the CLOEXEC pipe that carries an ExecFailure
+};
+
 [[noreturn]] void fail_child(const ChildPlan& plan, Stage stage) noexcept
 {
   const ExecFailure failure{stage, errno};
   [[maybe_unused]] const auto written = ::write(plan.error_fd, &failure, sizeof failure);
   ::_exit(127);
+}
+
+// Moves a new descriptor above 2, so that dup2() onto 0/1/2 in the child always clears
+// FD_CLOEXEC (dup2 of a descriptor onto itself would not), even when the daemon was started
+// with a standard descriptor closed.
+bool lift(core::Fd& fd)
+{
+  if (fd.get() > 2) {
+    return true;
+  }
+  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) {
+    return false;
+  }
+  fd.reset(moved);
+  return true;
+}
+
+// A pipe whose two ends are closed at exec.
+bool make_pipe(core::Fd& read_end, core::Fd& write_end)
+{
+  int fds[2] = {-1, -1};
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return false;
+  }
+  read_end.reset(fds[0]);
+  write_end.reset(fds[1]);
+  return true;
+}
+
+// In the forked child: sets up and execs plan.argv[0], or writes an ExecFailure to
+// plan.error_fd and exits with 127. Async-signal-safe only.
+[[noreturn]] void exec_child(const ChildPlan& plan) noexcept
+{
+  if (::setpgid(0, 0) != 0) {
+    fail_child(plan, Stage::setup);
+  }
+  // The daemon may block or ignore signals (SIGPIPE...); a program expects the defaults.
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction defaults {};
+  defaults.sa_handler = SIG_DFL;
+  ::sigemptyset(&defaults.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      ::sigaction(sig, &defaults, nullptr); // fails harmlessly for reserved signals
+    }
+  }
+  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.output_fd, 1) < 0 ||
+      ::dup2(plan.output_fd, 2) < 0) {
+    fail_child(plan, Stage::setup);
+  }
+  // Every other descriptor is closed at exec; the error pipe stays usable until then.
+  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    fail_child(plan, Stage::setup);
+  }
+  // No privilege survives into the program: no_new_privs (set-user-ID bits and file
+  // capabilities stop working), an empty bounding set while CAP_SETPCAP is still effective,
+  // then the user's groups and ids, then empty ambient, inheritable, permitted and effective
+  // sets, checked. A daemon without CAP_SETPCAP (the --user instance) cannot empty the
+  // bounding set; it then runs the program only if it holds no capability itself, so that
+  // the bounding set can grant nothing under no_new_privs.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fail_child(plan, Stage::privileges);
+  }
+  sys::CapabilitySets held;
+  if (const int error = sys::drop_bounding_set(); error != 0) {
+    if (sys::read_capabilities(held) != 0 || held.permitted != 0 || held.ambient != 0) {
+      errno = error;
+      fail_child(plan, Stage::privileges);
+    }
+  }
+  if (plan.id.switch_user) {
+    if (::setgroups(plan.id.groups.size(), plan.id.groups.data()) != 0 ||
+        ::setresgid(plan.id.gid, plan.id.gid, plan.id.gid) != 0 ||
+        ::setresuid(plan.id.uid, plan.id.uid, plan.id.uid) != 0) {
+      fail_child(plan, Stage::user);
+    }
+  }
+  if (const int error = sys::clear_capability_sets(); error != 0) {
+    errno = error;
+    fail_child(plan, Stage::privileges);
+  }
+  if (const int error = sys::read_capabilities(held); error != 0) {
+    errno = error;
+    fail_child(plan, Stage::privileges);
+  }
+  if (held.effective != 0 || held.permitted != 0 || held.inheritable != 0 || held.ambient != 0) {
+    errno = EPERM;
+    fail_child(plan, Stage::privileges);
+  }
+  if (::chdir("/") != 0) {
+    fail_child(plan, Stage::setup);
+  }
+  ::execve(plan.argv[0], plan.argv, plan.envp);
+  fail_child(plan, Stage::exec);
+}
+
+// The clean environment of run_command() (command.hpp), then spec.environment.
+std::vector<std::string> make_environment(const CommandSpec& spec, const Identity& id)
+{
+  std::vector<std::string> env = {
+      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+      "HOME=" + id.home,
+      "USER=" + id.name,
+      "LOGNAME=" + id.name,
+      "LANG=C.UTF-8",
+      "AWS_EC2_METADATA_DISABLED=true",
+  };
+  for (const auto& entry : spec.environment) {
+    const std::string_view key(entry.data(), entry.find('=') + 1);
+    const auto same = std::find_if(env.begin(), env.end(), [key](const std::string& e) {
+      return std::string_view(e).starts_with(key);
+    });
+    if (same != env.end()) {
+      *same = entry;
+    } else {
+      env.push_back(entry);
+    }
+  }
+  return env;
+}
+
+// Pointers to each string, then nullptr: an argv or envp for execve.
+std::vector<char*> pointers(std::vector<std::string>& strings)
+{
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) {
+    out.push_back(s.data());
+  }
+  out.push_back(nullptr);
+  return out;
 }
 
 } // namespace
@@ -110,86 +255,6 @@ core::Result<Identity> resolve_identity(const std::string& user, const std::stri
   return id;
 }
 
-bool lift(core::Fd& fd)
-{
-  if (fd.get() > 2) {
-    return true;
-  }
-  const int moved = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
-  if (moved < 0) {
-    return false;
-  }
-  fd.reset(moved);
-  return true;
-}
-
-[[noreturn]] void exec_child(const ChildPlan& plan) noexcept
-{
-  if (::setpgid(0, 0) != 0) {
-    fail_child(plan, Stage::setup);
-  }
-  // The daemon may block or ignore signals (SIGPIPE...); a program expects the defaults.
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction defaults {};
-  defaults.sa_handler = SIG_DFL;
-  ::sigemptyset(&defaults.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) {
-      ::sigaction(sig, &defaults, nullptr); // fails harmlessly for reserved signals
-    }
-  }
-  if (::dup2(plan.stdin_fd, 0) < 0 || ::dup2(plan.output_fd, 1) < 0 ||
-      ::dup2(plan.output_fd, 2) < 0) {
-    fail_child(plan, Stage::setup);
-  }
-  // Every other descriptor is closed at exec; the error pipe stays usable until then.
-  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    fail_child(plan, Stage::setup);
-  }
-  // No privilege survives into the program: no_new_privs (set-user-ID bits and file
-  // capabilities stop working), an empty bounding set while CAP_SETPCAP is still effective,
-  // then the user's groups and ids, then empty ambient, inheritable, permitted and effective
-  // sets, checked. A daemon without CAP_SETPCAP (the --user instance) cannot empty the
-  // bounding set; it then runs the program only if it holds no capability itself, so that
-  // the bounding set can grant nothing under no_new_privs.
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    fail_child(plan, Stage::privileges);
-  }
-  sys::CapabilitySets held;
-  if (const int error = sys::drop_bounding_set(); error != 0) {
-    if (sys::read_capabilities(held) != 0 || held.permitted != 0 || held.ambient != 0) {
-      errno = error;
-      fail_child(plan, Stage::privileges);
-    }
-  }
-  if (plan.switch_user) {
-    if (::setgroups(plan.group_count, plan.groups) != 0 ||
-        ::setresgid(plan.gid, plan.gid, plan.gid) != 0 ||
-        ::setresuid(plan.uid, plan.uid, plan.uid) != 0) {
-      fail_child(plan, Stage::user);
-    }
-  }
-  if (const int error = sys::clear_capability_sets(); error != 0) {
-    errno = error;
-    fail_child(plan, Stage::privileges);
-  }
-  if (const int error = sys::read_capabilities(held); error != 0) {
-    errno = error;
-    fail_child(plan, Stage::privileges);
-  }
-  if (held.effective != 0 || held.permitted != 0 || held.inheritable != 0 || held.ambient != 0) {
-    errno = EPERM;
-    fail_child(plan, Stage::privileges);
-  }
-  if (::chdir("/") != 0) {
-    fail_child(plan, Stage::setup);
-  }
-  ::execve(plan.path, plan.argv, plan.envp);
-  fail_child(plan, Stage::exec);
-}
-
 core::Status validate(const CommandSpec& spec, const std::string& prefix)
 {
   if (spec.argv.empty() || spec.argv.front().empty()) {
@@ -213,39 +278,44 @@ core::Status validate(const CommandSpec& spec, const std::string& prefix)
   return {};
 }
 
-std::vector<std::string> make_environment(const CommandSpec& spec, const Identity& id)
+core::Result<Spawned> spawn(const CommandSpec& spec, const Identity& id, const std::string& prefix)
 {
-  std::vector<std::string> env = {
-      "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-      "HOME=" + id.home,
-      "USER=" + id.name,
-      "LOGNAME=" + id.name,
-      "LANG=C.UTF-8",
-      "AWS_EC2_METADATA_DISABLED=true",
+  const auto os_error = [&prefix](const char* what) {
+    return make_error(Errc::io, prefix + ": cannot execute: " + what + ": " + std::strerror(errno));
   };
-  for (const auto& entry : spec.environment) {
-    const std::string_view key(entry.data(), entry.find('=') + 1);
-    const auto same = std::find_if(env.begin(), env.end(), [key](const std::string& e) {
-      return std::string_view(e).starts_with(key);
-    });
-    if (same != env.end()) {
-      *same = entry;
-    } else {
-      env.push_back(entry);
-    }
-  }
-  return env;
-}
+  std::vector<std::string> env = make_environment(spec, id);
+  std::vector<std::string> args = spec.argv;
+  const std::vector<char*> argv = pointers(args);
+  const std::vector<char*> envp = pointers(env);
 
-std::vector<char*> pointers(std::vector<std::string>& strings)
-{
-  std::vector<char*> out;
-  out.reserve(strings.size() + 1);
-  for (auto& s : strings) {
-    out.push_back(s.data());
+  core::Fd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (devnull.get() < 0 || !lift(devnull)) {
+    return os_error("/dev/null");
   }
-  out.push_back(nullptr);
-  return out;
+  core::Fd out_read, out_write, err_read, err_write;
+  if (!make_pipe(out_read, out_write) || !make_pipe(err_read, err_write)) {
+    return os_error("pipe");
+  }
+  if (!lift(out_write) || !lift(err_write)) {
+    return os_error("fcntl");
+  }
+
+  const ChildPlan plan{argv.data(),   envp.data(),     id,
+                       devnull.get(), out_write.get(), err_write.get()};
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return os_error("fork");
+  }
+  if (pid == 0) {
+    exec_child(plan);
+  }
+  ::setpgid(pid, pid); // also here, so that a kill on timeout cannot race the child's own call
+  devnull.reset();
+  out_write.reset();
+  err_write.reset();
+
+  return Spawned{pid, std::move(out_read), std::move(err_read)};
 }
 
 } // namespace credrotd::systemd

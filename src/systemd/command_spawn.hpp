@@ -31,17 +31,6 @@ core::Result<Identity> resolve_identity(const std::string& user, const std::stri
 // an environment entry that is not KEY=VALUE.
 core::Status validate(const CommandSpec& spec, const std::string& prefix);
 
-// The clean environment of run_command() (command.hpp), then spec.environment.
-std::vector<std::string> make_environment(const CommandSpec& spec, const Identity& id);
-
-// Pointers to each string, then nullptr: an argv or envp for execve.
-std::vector<char*> pointers(std::vector<std::string>& strings);
-
-// Moves a new descriptor above 2, so that dup2() onto 0/1/2 in the child always clears
-// FD_CLOEXEC (dup2 of a descriptor onto itself would not), even when the daemon was started
-// with a standard descriptor closed.
-bool lift(core::Fd& fd);
-
 enum class Stage : int { setup = 1, user = 2, exec = 3, privileges = 4 };
 
 // Written by the child to the CLOEXEC error pipe when it cannot exec; end of file means exec
@@ -51,24 +40,18 @@ struct ExecFailure {
   int error;
 };
 
-// Everything the child needs, prepared before fork(): after fork() only async-signal-safe
-// calls are allowed (no allocation, no locks, no NSS).
-struct ChildPlan {
-  const char* path = nullptr;
-  char* const* argv = nullptr;
-  char* const* envp = nullptr;
-  int stdin_fd = -1;
-  int output_fd = -1;
-  int error_fd = -1;
-  bool switch_user = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  const gid_t* groups = nullptr;
-  std::size_t group_count = 0;
+// A started child: the leader of its own process group, with the read ends of its
+// stdout+stderr pipe and of the error pipe that carries an ExecFailure or reaches end of file
+// at exec.
+struct Spawned {
+  pid_t pid = -1;
+  core::Fd output;
+  core::Fd errors;
 };
 
-// In the forked child: sets up and execs plan.path, or writes an ExecFailure to
-// plan.error_fd and exits with 127. Async-signal-safe only.
-[[noreturn]] void exec_child(const ChildPlan& plan) noexcept;
+// Forks a child that runs spec.argv as `id` with the clean environment of run_command()
+// (command.hpp) and nothing else inherited. Errors (io): "<prefix>: cannot execute: <call>:
+// <reason>" when a pipe or the fork fails. The caller owns the child from then on.
+core::Result<Spawned> spawn(const CommandSpec& spec, const Identity& id, const std::string& prefix);
 
 } // namespace credrotd::systemd
