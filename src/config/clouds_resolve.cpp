@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// One cloud resolved the way the openstack CLI (openstacksdk 0.101 loader.py, keystoneauth1 5.0
-// options) resolves it, for the three auth types credrotd uses.
+// One cloud's settings walked through the openstack CLI's loader steps (openstacksdk 0.101
+// loader.py, keystoneauth1 5.0 options), for the three auth types credrotd uses.
 #include "config/clouds_resolve.hpp"
 
 #include "core/text.hpp"
@@ -36,6 +36,8 @@ Node normalize_keys(const Node& node)
   }
   return out;
 }
+
+} // namespace
 
 // A keystoneauth1 plugin credrotd supports. Its options (keystoneauth's get_options(), dashes
 // as underscores) are the common ones followed by `extra`; `generic` plugins ("password",
@@ -74,6 +76,8 @@ struct AuthPlugin {
   }
 };
 
+namespace {
+
 constexpr std::array<AuthPlugin, 5> k_plugins{{
     {"password", core::AuthType::password,
      "default_domain_id default_domain_name user_id username user_domain_id user_domain_name "
@@ -89,8 +93,8 @@ constexpr std::array<AuthPlugin, 5> k_plugins{{
     {"v3token", core::AuthType::token, "token", false},
 }};
 
-// Python's str.format(**config) for the plain "{name}" fields the openstack loader expands
-// (auth_url: "https://{region_name}.example.org:5000/v3"); nullopt for any other field syntax.
+} // namespace
+
 std::optional<std::string> format_fields(std::string_view text, const Node& config)
 {
   std::string out;
@@ -121,65 +125,6 @@ std::optional<std::string> format_fields(std::string_view text, const Node& conf
   }
   return out;
 }
-
-// The resolution of one cloud: Python-like dicts walked through the openstack loader's steps.
-class Resolver {
-public:
-  Resolver(const CloudSource& source, std::vector<std::string>* warnings)
-      : m_source(source), m_from_env(source.from_env), m_warnings(warnings)
-  {}
-
-  core::Result<core::CloudAuth> run(const Node& cloud);
-
-private:
-  // "cloud 'x' (clouds.yaml:3:3)".
-  std::string subject() const
-  {
-    return fmt::format("cloud '{}' ({})", m_source.name, m_source.where);
-  }
-  core::Error failure(std::string_view what) const
-  {
-    return core::make_error(core::Errc::config, fmt::format("{}: {}", subject(), what));
-  }
-  // The name of a field as the operator wrote it: OS_AUTH_URL for the environment's cloud.
-  std::string field(std::string_view key) const
-  {
-    std::string upper(key);
-    std::transform(upper.begin(), upper.end(), upper.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return m_from_env ? "OS_" + upper : std::string(key);
-  }
-  void problem(std::string text) { m_problems.push_back(std::move(text)); }
-  void warn(std::string_view text)
-  {
-    if (m_warnings != nullptr) {
-      m_warnings->push_back(fmt::format("{}: {}", subject(), text));
-    }
-  }
-  // " (file:line:column)" of a node; nothing for the environment, where field() says it all.
-  std::string at(const Node& node) const
-  {
-    const std::string place = node.mark.origin == environment ? "" : m_source.locate(node.mark);
-    return place.empty() ? std::string() : " (" + place + ")";
-  }
-
-  core::Status apply_region();
-  void magic_fixes();
-  void fix_backwards_project();
-  void handle_domain_id();
-  void validate_auth(const AuthPlugin& plugin);
-  std::string text_field(const Node& parent, std::string_view key, bool required_string = true);
-  core::Secret secret_field(std::string_view key);
-  void connection_settings(core::CloudAuth& out);
-  void required_fields(const core::CloudAuth& out);
-
-  const CloudSource& m_source;
-  bool m_from_env;
-  std::vector<std::string>* m_warnings;
-  Node m_config; // the cloud's top level, without `auth`
-  Node m_auth;   // config['auth'], kept apart so that no pointer into m_config dangles
-  std::vector<std::string> m_problems;
-};
 
 core::Status Resolver::apply_region()
 {
@@ -392,36 +337,7 @@ void Resolver::validate_auth(const AuthPlugin& plugin)
   }
 }
 
-std::string Resolver::text_field(const Node& parent, std::string_view key, bool required_string)
-{
-  const Node* value = parent.find(key);
-  if (value == nullptr || value->kind == Kind::null) {
-    return {};
-  }
-  if (value->kind == Kind::string) {
-    return std::string(value->view());
-  }
-  if (required_string) {
-    problem(field(key) + " must be a string (quote it)" + at(*value));
-  }
-  return {};
-}
-
-core::Secret Resolver::secret_field(std::string_view key)
-{
-  const Node* value = m_auth.find(key);
-  if (value == nullptr || value->kind == Kind::null) {
-    return {};
-  }
-  if (value->kind != Kind::string) {
-    // Never print the value: it is a secret.
-    problem(field(key) + " must be a string (quote it)" + at(*value));
-    return {};
-  }
-  return core::Secret(value->view());
-}
-
-core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
+core::Result<core::AuthType> Resolver::openstack_steps(const Node& cloud)
 {
   if (cloud.kind != Kind::mapping) {
     return failure("a cloud must be a mapping of settings");
@@ -475,200 +391,7 @@ core::Result<core::CloudAuth> Resolver::run(const Node& cloud)
                                type_node != nullptr ? at(*type_node) : std::string()));
   }
   validate_auth(*plugin);
-  const Node& auth = m_auth;
-
-  core::CloudAuth out;
-  out.name = m_source.name;
-  out.source = m_source.where;
-  out.auth_type = plugin->type;
-  out.auth_url = text_field(auth, "auth_url");
-  out.username = text_field(auth, "username");
-  out.user_id = text_field(auth, "user_id");
-  out.user_domain_name = text_field(auth, "user_domain_name");
-  out.user_domain_id = text_field(auth, "user_domain_id");
-  out.project_name = text_field(auth, "project_name");
-  out.project_id = text_field(auth, "project_id");
-  out.project_domain_name = text_field(auth, "project_domain_name");
-  out.project_domain_id = text_field(auth, "project_domain_id");
-  out.application_credential_id = text_field(auth, "application_credential_id");
-  out.application_credential_name = text_field(auth, "application_credential_name");
-  out.password = secret_field("password");
-  out.application_credential_secret = secret_field("application_credential_secret");
-  out.token = secret_field("token");
-
-  // Scopes credrotd cannot use: EC2 credentials belong to a user *and a project*.
-  for (const std::string_view key : {"system_scope", "trust_id"}) {
-    if (const Node* value = auth.find(key)) {
-      problem(field(key) +
-              " is not supported: credrotd needs a project-scoped (or application "
-              "credential) identity; remove it" +
-              at(*value));
-    }
-  }
-  for (const std::string_view key : {"domain_id", "domain_name"}) {
-    const Node* value = auth.find(key);
-    if (value != nullptr && plugin->type == core::AuthType::application_credential) {
-      problem(field(key) +
-              " does not apply to an application credential (its scope is fixed); "
-              "remove it" +
-              at(*value));
-    } else if (value != nullptr) {
-      problem(fmt::format("{} without a project asks for a domain-scoped token, which cannot "
-                          "manage EC2 credentials; add project_name (with project_domain_name) "
-                          "or project_id, or use user_domain_{} if you meant the user's domain{}",
-                          field(key), key.substr(7), at(*value)));
-    }
-  }
-  // keystoneauth's generic plugins use default_domain_* for both the user and the project.
-  const std::string default_domain_id = text_field(auth, "default_domain_id");
-  const std::string default_domain_name = text_field(auth, "default_domain_name");
-  for (auto [id, name] : {std::pair{&out.user_domain_id, &out.user_domain_name},
-                          std::pair{&out.project_domain_id, &out.project_domain_name}}) {
-    if (id->empty() && name->empty()) {
-      *id = default_domain_id;
-      *name = default_domain_name;
-    }
-  }
-  connection_settings(out);
-  required_fields(out);
-  if (out.auth_type == core::AuthType::application_credential &&
-      (!out.project_id.empty() || !out.project_name.empty())) {
-    warn("project_* is ignored: an application credential's project is fixed when it is "
-         "created");
-    out.project_id.clear();
-    out.project_name.clear();
-    out.project_domain_id.clear();
-    out.project_domain_name.clear();
-  }
-  if (!m_problems.empty()) {
-    return failure(core::join(m_problems, "; "));
-  }
-  return out;
-}
-
-// Top-level settings: region, interface, TLS.
-void Resolver::connection_settings(core::CloudAuth& out)
-{
-  out.region_name = text_field(m_config, "region_name");
-  const std::string interface = text_field(m_config, "interface");
-  if (interface == "public" || interface == "publicURL" || interface.empty()) {
-    out.interface = core::Interface::public_;
-  } else if (interface == "internal" || interface == "internalURL") {
-    out.interface = core::Interface::internal;
-  } else if (interface == "admin" || interface == "adminURL") {
-    out.interface = core::Interface::admin;
-  } else {
-    problem(fmt::format("{} '{}' is not public, internal or admin{}", field("interface"), interface,
-                        at(*m_config.find("interface"))));
-  }
-  if (const Node* node = m_config.find("verify");
-      node != nullptr && node->kind != Kind::boolean && node->kind != Kind::null) {
-    problem(field("verify") + " must be true or false (unquoted)" +
-            (m_from_env ? "; use OS_INSECURE=true to turn verification off" : "") + at(*node));
-  } else {
-    out.verify = node == nullptr || node->kind != Kind::boolean || node->boolean;
-  }
-  if (const Node* node = m_config.find("insecure"); node != nullptr && node->boolean) {
-    out.verify = false;
-  }
-  for (const auto& [key, target] : {std::pair{"cacert", &out.cacert}, std::pair{"cert", &out.cert},
-                                    std::pair{"key", &out.key}}) {
-    std::string value = text_field(m_config, key);
-    if (value.find_first_of("{}") != std::string::npos) {
-      if (auto formatted = format_fields(value, m_config)) {
-        value = *formatted;
-      } else {
-        problem(field(key) + " uses {...} in a way credrotd cannot expand" +
-                at(*m_config.find(key)));
-      }
-    }
-    if (value == "~" || value.rfind("~/", 0) == 0) { // Python's os.path.expanduser
-      value = m_source.home + value.substr(1);
-    }
-    if (!value.empty() && value.front() != '/') {
-      warn(field(key) +
-           " is a relative path; it is read relative to credrotd's working "
-           "directory" +
-           at(*m_config.find(key)));
-    }
-    *target = value;
-  }
-  if (!out.verify && !out.cacert.empty()) {
-    warn("cacert is ignored because TLS verification is off (verify: false or insecure: true)");
-  }
-  if (!out.verify) {
-    warn("TLS verification of Keystone is off (verify: false or insecure: true)");
-  }
-  if (const Node* version = m_config.find("identity_api_version");
-      version != nullptr && version->kind == Kind::string && version->view() != "3" &&
-      version->view() != "3.0") {
-    warn("identity_api_version is not 3; credrotd always uses the Identity v3 API" + at(*version));
-  }
-}
-
-// What each auth type needs, said as what to add.
-void Resolver::required_fields(const core::CloudAuth& out)
-{
-  const std::string secret_home = m_from_env ? "" : " (in secure.yaml, mode 0600)";
-  if (out.auth_url.empty()) {
-    problem("add " + field("auth_url") +
-            " (the Keystone URL, e.g. https://keystone.example.org:5000/v3)");
-  }
-  switch (out.auth_type) {
-  case core::AuthType::password:
-    if (out.password.empty()) {
-      problem("add " + field("password") + secret_home);
-    }
-    if (out.user_id.empty() && out.username.empty()) {
-      problem(fmt::format("add {} (with {}) or {}", field("username"), field("user_domain_name"),
-                          field("user_id")));
-    }
-    break;
-  case core::AuthType::application_credential:
-    if (out.application_credential_secret.empty()) {
-      problem("add " + field("application_credential_secret") + secret_home);
-    }
-    if (out.application_credential_id.empty() && out.application_credential_name.empty()) {
-      problem(fmt::format("add {} (or {} with {} or {})", field("application_credential_id"),
-                          field("application_credential_name"), field("user_id"),
-                          field("username")));
-    } else if (out.application_credential_id.empty() && out.user_id.empty() &&
-               out.username.empty()) {
-      problem(fmt::format("add {} or {} (with {}): {} is only unique per user", field("user_id"),
-                          field("username"), field("user_domain_name"),
-                          field("application_credential_name")));
-    }
-    break;
-  case core::AuthType::token:
-    if (out.token.empty()) {
-      problem("add " + field("token") + secret_home);
-    }
-    warn("a token expires (usually after hours); use a password or an application credential "
-         "for a long-running daemon");
-    break;
-  }
-  const bool needs_user_domain = !out.username.empty() && out.user_id.empty() &&
-                                 (out.auth_type == core::AuthType::password ||
-                                  (out.auth_type == core::AuthType::application_credential &&
-                                   out.application_credential_id.empty()));
-  if (needs_user_domain && out.user_domain_name.empty() && out.user_domain_id.empty()) {
-    problem(fmt::format("add {} (e.g. Default) or {}: a username is only unique within its domain",
-                        field("user_domain_name"), field("user_domain_id")));
-  }
-  if (!out.project_name.empty() && out.project_id.empty() && out.project_domain_name.empty() &&
-      out.project_domain_id.empty()) {
-    problem(fmt::format("add {} (e.g. Default) or {}: a project name is only unique within its "
-                        "domain",
-                        field("project_domain_name"), field("project_domain_id")));
-  }
-}
-
-} // namespace
-
-core::Result<core::CloudAuth> resolve_cloud(const yaml::Node& cloud, const CloudSource& source,
-                                            std::vector<std::string>* warnings)
-{
-  return Resolver(source, warnings).run(cloud);
+  return plugin->type;
 }
 
 } // namespace credrotd::config::detail
