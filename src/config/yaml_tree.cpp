@@ -136,7 +136,9 @@ std::variant<Node, std::string_view> resolve_plain(const std::string& value, Mar
 class Converter {
 public:
   Converter(std::string_view text, std::string_view file, std::uint8_t origin)
-      : m_text(text), m_file(file), m_origin(origin)
+      // yaml-cpp's positions do not count a UTF-8 BOM.
+      : m_text(text.substr(text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0)), m_file(file),
+        m_origin(origin)
   {}
 
   core::Result<Node> convert(const YAML::Node& node, Mark fallback, int depth)
@@ -152,9 +154,12 @@ public:
       return out;
     case YAML::NodeType::Null:
       // yaml-cpp makes a null of a plain '~' (the only null written with a character that
-      // could be text): find it at the node's position.
+      // could be text): find it at the node's position (an empty value's position is that of
+      // the next token, which may be a key such as `~b`).
       if (const auto pos = static_cast<std::size_t>(std::max(0, node.Mark().pos));
-          !node.Mark().is_null() && m_text.substr(pos, 1) == "~") {
+          !node.Mark().is_null() && m_text.substr(pos, 1) == "~" &&
+          (pos + 1 >= m_text.size() ||
+           std::string_view(" \t\r\n,]}").find(m_text[pos + 1]) != std::string_view::npos)) {
         return error(mark, k_tilde);
       }
       return out;
@@ -437,7 +442,9 @@ core::Result<Node> parse(std::string_view text, std::string_view file_name, std:
     const auto& second = marks.documents[1];
     if (second.start.pos == first.start.pos) {
       // No progress: the parser is stuck on a token that cannot start a value.
-      const auto at = static_cast<std::size_t>(std::max(0, second.start.pos));
+      // (yaml-cpp's positions do not count a UTF-8 BOM.)
+      const auto at = static_cast<std::size_t>(std::max(0, second.start.pos)) +
+                      (text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0);
       return error_at(second.start, fmt::format("invalid YAML: '{}' cannot start a value here "
                                                 "(the openstack CLI refuses it too)",
                                                 text.substr(at, 1)));
