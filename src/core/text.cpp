@@ -2,6 +2,7 @@
 // The shared text helpers: hex by table, base64 on OpenSSL's EVP block coder, redaction.
 #include "core/text.hpp"
 
+#include <fmt/format.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -163,6 +164,12 @@ void redact(std::string& text, std::span<const std::string_view> secrets, std::s
   for (const auto secret : secrets) {
     redact(text, secret, min_size);
   }
+}
+
+std::string duration_text(std::chrono::milliseconds ms)
+{
+  return ms.count() % 1000 == 0 ? fmt::format("{} s", ms.count() / 1000)
+                                : fmt::format("{} ms", ms.count());
 }
 
 std::string_view trim(std::string_view text, std::string_view chars) noexcept

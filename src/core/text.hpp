@@ -2,6 +2,7 @@
 // The small text helpers every module shares: hex and base64, join, secret redaction, trimming.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -57,6 +58,11 @@ inline constexpr std::string_view k_redacted = "<redacted>";
 void redact(std::string& text, std::string_view secret, std::size_t min_size = 1);
 // The same for each secret in turn.
 void redact(std::string& text, std::span<const std::string_view> secrets, std::size_t min_size = 1);
+
+// --- durations in messages ---
+
+// "5 s" for whole seconds, else "1500 ms": how a timeout reads in an error message.
+std::string duration_text(std::chrono::milliseconds ms);
 
 // --- ASCII ---
 

@@ -2,6 +2,10 @@
 // Root-relative paths, the passwd database, small non-secret files.
 #include "discover/paths.hpp"
 
+#include "core/fd.hpp"
+
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -25,16 +29,6 @@ std::string under_root(std::string_view root, std::string_view path)
     return std::string(path);
   }
   return std::string(root) + std::string(path);
-}
-
-std::string_view trim(std::string_view s)
-{
-  constexpr std::string_view k_blank = " \t\r";
-  const auto first = s.find_first_not_of(k_blank);
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  return s.substr(first, s.find_last_not_of(k_blank) - first + 1);
 }
 
 core::Result<std::string> read_small_file(const std::string& path)
@@ -119,45 +113,42 @@ core::Status write_new_file(const std::string& path, std::string_view text)
   const std::filesystem::path target(path);
   const std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
   const std::string name = target.filename().string();
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) {
+  const core::Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd) {
     return io_error("cannot open the directory", dir, errno);
   }
-  const std::string temp = "." + name + ".discover-" + std::to_string(::getpid());
-  const int fd =
-      ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) {
-    const int err = errno;
-    ::close(dir_fd);
-    return io_error("cannot create a temp file in", dir, err);
+  const std::string temp = fmt::format(".{}.discover-{}", name, ::getpid());
+  core::Fd fd(::openat(dir_fd.get(), temp.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) {
+    return io_error("cannot create a temp file in", dir, errno);
   }
   std::size_t done = 0;
   int err = 0;
   while (done < text.size() && err == 0) {
-    const auto n = ::write(fd, text.data() + done, text.size() - done);
+    const auto n = ::write(fd.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno != EINTR) {
       err = errno;
     } else if (n > 0) {
       done += static_cast<std::size_t>(n);
     }
   }
-  if (err == 0 && ::fchmod(fd, 0644) != 0) {
+  if (err == 0 && ::fchmod(fd.get(), 0644) != 0) {
     err = errno;
   }
-  if (err == 0 && ::fsync(fd) != 0) {
+  if (err == 0 && ::fsync(fd.get()) != 0) {
     err = errno;
   }
-  ::close(fd);
-  if (err == 0 && ::renameat2(dir_fd, temp.c_str(), dir_fd, name.c_str(), RENAME_NOREPLACE) != 0) {
+  fd.reset();
+  if (err == 0 &&
+      ::renameat2(dir_fd.get(), temp.c_str(), dir_fd.get(), name.c_str(), RENAME_NOREPLACE) != 0) {
     err = errno;
   }
   if (err != 0) {
-    ::unlinkat(dir_fd, temp.c_str(), 0);
-    ::close(dir_fd);
+    ::unlinkat(dir_fd.get(), temp.c_str(), 0);
     return io_error("cannot write", path, err);
   }
-  ::fsync(dir_fd);
-  ::close(dir_fd);
+  ::fsync(dir_fd.get());
   return {};
 }
 

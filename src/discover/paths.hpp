@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 #include <string>
 #include <string_view>
@@ -17,7 +18,10 @@ namespace credrotd::discover {
 std::string under_root(std::string_view root, std::string_view path);
 
 // `s` without leading and trailing spaces, tabs and carriage returns.
-std::string_view trim(std::string_view s);
+inline std::string_view trim(std::string_view s)
+{
+  return core::trim(s, " \t\r");
+}
 
 // A file's whole text, at most 1 MiB. Errc::io (naming the file) when it cannot be read,
 // Errc::unsafe when it is larger.

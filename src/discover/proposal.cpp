@@ -2,8 +2,9 @@
 // Keys by access id, their owner in Keystone, proposed profiles and the drop-in text.
 #include "discover/proposal.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <set>
 
@@ -32,7 +33,7 @@ std::string part_of(const consumers::ConsumerSpec& spec)
 
 std::string where(const Place& p)
 {
-  std::string out = p.spec.path + ":" + std::to_string(p.line);
+  std::string out = fmt::format("{}:{}", p.spec.path, p.line);
   if (const auto part = part_of(p.spec); !part.empty()) {
     out += " " + part;
   }
@@ -115,9 +116,7 @@ std::string toml_string(std::string_view s)
       out += '\\';
       out += c;
     } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04X", u);
-      out += buf;
+      out += fmt::format("\\u{:04X}", u);
     } else {
       out += c;
     }
@@ -236,9 +235,9 @@ Proposal propose(const Scan& scan, const IdentityView& identity, const ProposalO
   report += "Identity: cloud " + toml_string(identity.cloud) + ", user " + identity.user_name +
             " (" + identity.user_id + "), project " + identity.project_name + " (" +
             identity.project_id + ").\n";
-  report += "Looked at " + std::to_string(scan.files_read) + " files; found " +
-            std::to_string(out.keys.size()) + " keys in " + std::to_string(scan.places.size()) +
-            " places. No secret is in this file.\n";
+  report += fmt::format("Looked at {} files; found {} keys in {} places. No secret is in this "
+                        "file.\n",
+                        scan.files_read, out.keys.size(), scan.places.size());
   for (const auto& key : out.keys) {
     report += "\nKey " + key.access_id + ": ";
     if (!key.profile.empty()) {

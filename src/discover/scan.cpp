@@ -9,6 +9,8 @@
 #include "discover/paths.hpp"
 #include "discover/units.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -193,7 +195,7 @@ private:
       with_text(path, [&](std::string_view text) {
         const auto b = consumers::cyberduck::read_bookmark({path, text});
         if (b && b->hostname == login->host && b->username == access &&
-            (b->port.empty() || b->port == std::to_string(login->port))) {
+            (b->port.empty() || b->port == fmt::format("{}", login->port))) {
           out.push_back(path);
         }
       });
@@ -229,7 +231,7 @@ private:
       return "unknown";
     }
     const auto it = m_names.find(st.st_uid);
-    return it != m_names.end() ? it->second : "uid " + std::to_string(st.st_uid);
+    return it != m_names.end() ? it->second : fmt::format("uid {}", st.st_uid);
   }
 
   const ScanOptions& m_options;

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The actions of a rotation: create the new key (or find what an uncertain create made), write
 // and restore the consumer files, verify, reload, retire the old keys, delete the new key.
+#include "core/text.hpp"
 #include "engine/crash_point.hpp"
 #include "engine/run.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -15,17 +18,8 @@ namespace {
 // "310 s", or "200 ms" below a second.
 std::string seconds_text(core::Duration d)
 {
-  return d < std::chrono::seconds(1) ? std::to_string(d.count()) + " ms"
-                                     : std::to_string(d.count() / 1000) + " s";
-}
-
-std::string list(const std::vector<std::string>& items)
-{
-  std::string out;
-  for (const auto& item : items) {
-    out += (out.empty() ? "" : ", ") + item;
-  }
-  return out;
+  return d < std::chrono::seconds(1) ? fmt::format("{} ms", d.count())
+                                     : fmt::format("{} s", d.count() / 1000);
 }
 
 } // namespace
@@ -386,14 +380,15 @@ Task<core::Event> do_retire(std::shared_ptr<Engine::Run> run, StatePort& state, 
   if (!plan.kept.empty()) {
     std::vector<std::string> kept;
     for (const auto& access : plan.kept) {
-      kept.push_back(access + " (still in " + list(named_by(*run, current, *holders, access)) +
-                     ")");
+      kept.push_back(access + " (still in " +
+                     core::join(named_by(*run, current, *holders, access), ", ") + ")");
     }
     co_return core::RetireFailed{
-        core::Error{Errc::unsafe, "kept " + list(kept) + ": a consumer still names it"},
+        core::Error{Errc::unsafe, "kept " + core::join(kept, ", ") + ": a consumer still names it"},
         deleted_keys, revocations};
   }
-  co_return core::Retired{notes.empty() ? std::string("no old key to delete") : list(notes),
+  co_return core::Retired{notes.empty() ? std::string("no old key to delete")
+                                        : core::join(notes, ", "),
                           deleted_keys, revocations};
 }
 
@@ -411,10 +406,10 @@ Task<core::Event> do_delete_new(std::shared_ptr<Engine::Run> run,
     co_return core::DeleteFailed{holders.error()};
   }
   if (core::named_by_any(*holders, *r.new_access)) {
-    co_return core::DeleteFailed{
-        core::Error{Errc::unsafe, "the new key is still in " +
-                                      list(named_by(*run, current, *holders, *r.new_access)) +
-                                      "; not deleting it"}};
+    co_return core::DeleteFailed{core::Error{
+        Errc::unsafe, "the new key is still in " +
+                          core::join(named_by(*run, current, *holders, *r.new_access), ", ") +
+                          "; not deleting it"}};
   }
   auto deleted = co_await ks.delete_key(*r.new_access);
   if (!deleted && deleted.error().code != Errc::not_found) {

@@ -2,6 +2,10 @@
 // The fault-injection side of crash points (test builds only).
 #include "engine/crash_point.hpp"
 
+#include "core/fd.hpp"
+
+#include <fmt/format.h>
+
 #ifdef CREDROTD_FAULT_INJECTION
 
 #include <csignal>
@@ -18,11 +22,10 @@ void crash_point(std::string_view name)
   static std::map<std::string, int, std::less<>> hits;
   const int hit = ++hits[std::string(name)];
   if (const char* log = std::getenv("CREDROTD_CRASH_LOG"); log != nullptr && *log != '\0') {
-    const int fd = ::open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      const std::string line = std::string(name) + "#" + std::to_string(hit) + "\n";
-      [[maybe_unused]] const auto n = ::write(fd, line.data(), line.size());
-      ::close(fd);
+    const core::Fd fd(::open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (fd) {
+      const std::string line = fmt::format("{}#{}\n", name, hit);
+      [[maybe_unused]] const auto n = ::write(fd.get(), line.data(), line.size());
     }
   }
   const char* target = std::getenv("CREDROTD_CRASH_AT");

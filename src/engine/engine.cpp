@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <exception>
@@ -96,9 +97,10 @@ void Engine::resume()
     auto profile = find(r.profile);
     if (!profile) {
       m_observer.log(Severity::warning, r.profile, r.id,
-                     "rotation " + std::to_string(r.id) + " of profile " + r.profile +
-                         " is unfinished but the profile is no longer configured; it resumes "
-                         "when the profile is configured again");
+                     fmt::format("rotation {} of profile {} is unfinished but the profile is no "
+                                 "longer configured; it resumes when the profile is configured "
+                                 "again",
+                                 r.id, r.profile));
       continue;
     }
     auto run = std::make_shared<Run>(m_executor, profile, std::move(r));
@@ -115,7 +117,7 @@ Task<Result<core::Rotation>> Engine::wait(std::int64_t id)
       co_return r.error();
     }
     if (!*r) {
-      co_return make_error(Errc::not_found, "no rotation " + std::to_string(id));
+      co_return make_error(Errc::not_found, fmt::format("no rotation {}", id));
     }
     const bool running = std::any_of(m_running.begin(), m_running.end(),
                                      [&](const auto& kv) { return kv.second->rotation.id == id; });

@@ -3,6 +3,8 @@
 // files on a first run; the create method; the new access id) and its first record.
 #include "engine/run.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace credrotd::engine {
@@ -99,8 +101,8 @@ Task<Result<std::int64_t>> Engine::rotate(std::string name, Trigger trigger)
     co_return make_error(Errc::not_found, "no profile named " + name);
   }
   if (const auto it = m_running.find(name); it != m_running.end()) {
-    co_return make_error(Errc::conflict, "profile " + name + " is already rotating (rotation " +
-                                             std::to_string(it->second->rotation.id) + ")");
+    co_return make_error(Errc::conflict, fmt::format("profile {} is already rotating (rotation {})",
+                                                     name, it->second->rotation.id));
   }
   if (m_planning.count(name) != 0) {
     co_return make_error(Errc::conflict, "profile " + name + " is already starting a rotation");
@@ -111,10 +113,10 @@ Task<Result<std::int64_t>> Engine::rotate(std::string name, Trigger trigger)
     // was not configured. A reload (or the next start) resumes it.
     const std::string why =
         m_paused.count(unfinished->id) != 0 ? " paused after an internal error" : " not running";
-    co_return make_error(Errc::conflict, "profile " + name + " has an unfinished rotation " +
-                                             std::to_string(unfinished->id) + " in phase " +
-                                             phase_name(*unfinished) + why +
-                                             "; it resumes at the next reload or start");
+    co_return make_error(Errc::conflict,
+                         fmt::format("profile {} has an unfinished rotation {} in phase {}{}; it "
+                                     "resumes at the next reload or start",
+                                     name, unfinished->id, phase_name(*unfinished), why));
   }
   m_planning.insert(name);
   auto planned = co_await plan(profile, m_state, m_observer);

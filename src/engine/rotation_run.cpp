@@ -2,11 +2,13 @@
 // One rotation from start to finish: the loop that steps the core and carries out its actions,
 // the durable record of each step, the concurrency slots, the bookkeeping at the end, and the
 // redaction of secrets from what is stored and reported.
+#include "core/text.hpp"
 #include "engine/crash_point.hpp"
 #include "engine/run.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 
 namespace credrotd::engine {
 
@@ -20,18 +22,6 @@ std::string action_name(const core::Action& action)
                                           "wait",   "retire",       "restore", "delete_new",
                                           "finish", "find_new_keys"};
   return names[action.index()];
-}
-
-// Replaces every occurrence of `secret` in `text`. A safety net: adapters never put a secret
-// in a message, but a consumer's check command is the operator's program and may print one.
-void scrub(std::string& text, std::string_view secret)
-{
-  if (secret.size() < 8) {
-    return;
-  }
-  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
-    text.replace(at, secret.size(), "<redacted>");
-  }
 }
 
 } // namespace
@@ -49,9 +39,8 @@ std::vector<std::string_view> held_secrets(const Engine::Run& run)
 
 void scrub_all(std::string& text, const Engine::Run& run)
 {
-  for (const auto secret : held_secrets(run)) {
-    scrub(text, secret);
-  }
+  // Secrets shorter than 8 bytes are left alone: they would match ordinary text.
+  core::redact(text, held_secrets(run), 8);
 }
 
 // Stores `proposed` as the run's state (with the key changes of its step) and tells the
@@ -70,8 +59,9 @@ core::Status Engine::persist(Run& run, const core::Step& proposed)
   if (auto stored = m_state.save_rotation(next, changes); !stored) {
     core::Error error = stored.error();
     error.message =
-        "cannot record rotation " + std::to_string(run.rotation.id) +
-        " in the state database, stopping it (it resumes at the next start): " + error.message;
+        fmt::format("cannot record rotation {} in the state database, stopping it (it resumes at "
+                    "the next start): {}",
+                    run.rotation.id, error.message);
     m_observer.log(Severity::error, run.profile->name, run.rotation.id, error.message);
     if (m_on_fatal) {
       m_on_fatal(error);
@@ -173,8 +163,8 @@ Task<void> Engine::run_rotation(std::shared_ptr<Run> run, bool fresh)
     }
   } else {
     observer.log(Severity::notice, run->profile->name, run->rotation.id,
-                 "resuming rotation " + std::to_string(run->rotation.id) + " at phase " +
-                     phase_name(run->rotation));
+                 fmt::format("resuming rotation {} at phase {}", run->rotation.id,
+                             phase_name(run->rotation)));
     actions.push_back(core::action_for(run->rotation, now()));
   }
 

@@ -2,6 +2,10 @@
 // The Keystone client's coroutines: token lifecycle, re-authentication on 401, EC2 calls.
 #include "keystone/client.hpp"
 
+#include "core/text.hpp"
+
+#include <fmt/format.h>
+
 // g++ 12 pairs Asio's coroutine-frame operator new with the wrong delete when it inlines
 // some frames and then warns (a known false positive); the frames are Asio's, not ours.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -11,9 +15,10 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace credrotd::keystone {
 
@@ -24,19 +29,7 @@ namespace {
 // Percent-encodes a path segment (ids are hex in practice; never trust that).
 std::string segment(std::string_view text)
 {
-  static constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(k_hex[byte >> 4]);
-      out.push_back(k_hex[byte & 0x0f]);
-    }
-  }
-  return out;
+  return boost::urls::encode(text, boost::urls::unreserved_chars);
 }
 
 std::string_view body_view(const net::Response& response)
@@ -102,8 +95,10 @@ ErrorContext Client::context(Operation operation, Ec2Api api, const std::string&
 core::Error Client::http_error(const core::Error& error, Operation operation, Ec2Api api) const
 {
   ErrorContext ctx = context(operation, api, {});
-  return core::make_error(error.code, "cannot " + describe(ctx) + " with Keystone: " +
-                                          json::scrub(error.message, ctx.secrets));
+  std::string message = error.message;
+  core::redact(message, ctx.secrets, json::k_min_secret_size);
+  return core::make_error(error.code,
+                          fmt::format("cannot {} with Keystone: {}", describe(ctx), message));
 }
 
 asio::awaitable<core::Status> Client::authenticate_now(net::Deadline deadline)

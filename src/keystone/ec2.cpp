@@ -2,6 +2,7 @@
 // EC2 credential documents of /v3/credentials and OS-EC2, and CSPRNG key generation.
 #include "keystone/ec2.hpp"
 
+#include "core/text.hpp"
 #include "keystone/json.hpp"
 
 #include <boost/json/array.hpp>
@@ -17,15 +18,6 @@ namespace credrotd::keystone {
 namespace bj = boost::json;
 
 namespace {
-
-template <std::size_t N> void to_hex(const std::array<unsigned char, N>& bytes, char* out)
-{
-  static constexpr char k_digits[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < N; ++i) {
-    out[2 * i] = k_digits[bytes[i] >> 4];
-    out[2 * i + 1] = k_digits[bytes[i] & 0x0f];
-  }
-}
 
 core::Error bad(std::string_view what, std::string_view why)
 {
@@ -125,13 +117,10 @@ core::Result<Ec2Key> generate_ec2_key()
                             "OpenSSL's random generator failed to make an EC2 key");
   }
   Ec2Key key;
-  key.access.resize(32);
-  to_hex(access_bytes, key.access.data());
-  std::array<char, 32> secret_hex{};
-  to_hex(secret_bytes, secret_hex.data());
-  key.secret = core::Secret(std::string_view(secret_hex.data(), secret_hex.size()));
+  key.access = core::hex_encode(access_bytes);
+  std::string secret_hex = core::hex_encode(secret_bytes); // one allocation, wiped by take()
+  key.secret = core::Secret::take(secret_hex);
   core::wipe(secret_bytes.data(), secret_bytes.size());
-  core::wipe(secret_hex.data(), secret_hex.size());
   return key;
 }
 
@@ -140,9 +129,7 @@ std::string credential_id_for(std::string_view access)
   std::array<unsigned char, 32> digest{};
   unsigned int length = 0;
   EVP_Digest(access.data(), access.size(), digest.data(), &length, EVP_sha256(), nullptr);
-  std::string hex(64, '\0');
-  to_hex(digest, hex.data());
-  return hex;
+  return core::hex_encode(digest);
 }
 
 core::WipingString credential_create_body(std::string_view user_id, std::string_view project_id,

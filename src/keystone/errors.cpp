@@ -2,7 +2,10 @@
 // Keystone status codes and policy refusals mapped to errors an operator can act on.
 #include "keystone/errors.hpp"
 
+#include "core/text.hpp"
 #include "keystone/json.hpp"
+
+#include <fmt/format.h>
 
 namespace credrotd::keystone {
 
@@ -45,15 +48,6 @@ std::string who(const ErrorContext& context)
     text = "cloud \"" + context.auth->name + "\"";
   }
   return text;
-}
-
-std::string join(const std::vector<std::string>& items)
-{
-  std::string text;
-  for (const auto& item : items) {
-    text += (text.empty() ? "" : ", ") + item;
-  }
-  return text.empty() ? "none" : text;
 }
 
 core::Error authentication_refused(const std::string& message, const ErrorContext& context)
@@ -118,7 +112,7 @@ core::Error forbidden(std::string message, const ErrorContext& context)
     return core::make_error(core::Errc::forbidden,
                             "Keystone refuses to let " + who(context) + " " + describe(context) +
                                 quoted(message) + ": the token has the roles " +
-                                join(token->roles) +
+                                (token->roles.empty() ? "none" : core::join(token->roles, ", ")) +
                                 "; managing EC2 credentials needs the member role on the "
                                 "project");
   }
@@ -188,10 +182,9 @@ core::Error error_from_status(int status, std::string_view body, const ErrorCont
     return core::make_error(core::Errc::conflict,
                             "cannot " + action + ": it exists already" + quoted(message));
   default:
-    return core::make_error(core::Errc::protocol, "Keystone at " + context.url + " answered HTTP " +
-                                                      std::to_string(status) +
-                                                      " to the request to " + action +
-                                                      quoted(message));
+    return core::make_error(core::Errc::protocol,
+                            fmt::format("Keystone at {} answered HTTP {} to the request to {}{}",
+                                        context.url, status, action, quoted(message)));
   }
 }
 

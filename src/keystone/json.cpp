@@ -2,6 +2,8 @@
 // Wiping JSON storage and the helpers that read Keystone's documents without trusting them.
 #include "keystone/json.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/json/memory_resource.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serializer.hpp>
@@ -108,23 +110,6 @@ const boost::json::array* array_member(const boost::json::object& object, std::s
   return it != object.end() && it->value().is_array() ? &it->value().get_array() : nullptr;
 }
 
-std::string scrub(std::string text, const std::vector<std::string_view>& secrets)
-{
-  constexpr std::string_view k_redacted = "<redacted>";
-  for (const auto secret : secrets) {
-    if (secret.size() < 4) {
-      continue;
-    }
-    // The search resumes after the replacement: a secret such as "redacted" would otherwise
-    // be found in it again, forever.
-    for (auto at = text.find(secret); at != std::string::npos;
-         at = text.find(secret, at + k_redacted.size())) {
-      text.replace(at, secret.size(), k_redacted);
-    }
-  }
-  return text;
-}
-
 std::string error_message(std::string_view body, const std::vector<std::string_view>& secrets,
                           std::size_t max_chars)
 {
@@ -145,7 +130,7 @@ std::string error_message(std::string_view body, const std::vector<std::string_v
     const auto byte = static_cast<unsigned char>(c);
     text.push_back(byte < 0x20 || byte == 0x7f ? ' ' : c);
   }
-  text = scrub(std::move(text), secrets);
+  core::redact(text, secrets, k_min_secret_size);
   if (text.size() > max_chars) {
     // Cut at a UTF-8 boundary.
     std::size_t cut = max_chars;

@@ -44,7 +44,8 @@ const boost::json::array* array_member(const boost::json::object& object, std::s
 std::string error_message(std::string_view body, const std::vector<std::string_view>& secrets,
                           std::size_t max_chars = 300);
 
-// Replaces each occurrence of each secret in `text` by "<redacted>".
-std::string scrub(std::string text, const std::vector<std::string_view>& secrets);
+// Secrets shorter than this are not redacted from Keystone's messages: they would match
+// ordinary words.
+inline constexpr std::size_t k_min_secret_size = 4;
 
 } // namespace credrotd::keystone::json

@@ -2,6 +2,7 @@
 // Builds Keystone v3 auth requests and reads token responses (catalog included).
 #include "keystone/token.hpp"
 
+#include "core/text.hpp"
 #include "keystone/json.hpp"
 #include "net/url.hpp"
 
@@ -18,14 +19,6 @@ namespace credrotd::keystone {
 namespace bj = boost::json;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b)
-{
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string string_or_empty(const bj::object& object, std::string_view key)
 {
@@ -165,7 +158,7 @@ int month_days(int year, int month)
 bool TokenInfo::has_role(std::string_view name) const
 {
   return std::any_of(roles.begin(), roles.end(),
-                     [&](const std::string& role) { return iequals(role, name); });
+                     [&](const std::string& role) { return core::iequals(role, name); });
 }
 
 bool TokenInfo::has_method(std::string_view method) const
@@ -193,7 +186,7 @@ core::Result<std::string> TokenInfo::endpoint_url(std::string_view service_type,
   const auto wanted = to_string(interface);
   std::string offered;
   for (const auto& endpoint : catalog) {
-    if (!iequals(endpoint.service_type, service_type)) {
+    if (!core::iequals(endpoint.service_type, service_type)) {
       continue;
     }
     if (endpoint.interface == wanted && (region.empty() || endpoint.region == region)) {

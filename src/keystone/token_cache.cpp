@@ -2,6 +2,8 @@
 // The per-identity token cache.
 #include "keystone/token_cache.hpp"
 
+#include <fmt/format.h>
+
 namespace credrotd::keystone {
 
 namespace {
@@ -24,9 +26,9 @@ std::string token_cache_key(const core::CloudAuth& a)
         &a.project_name, &a.project_id, &a.project_domain_name, &a.project_domain_id,
         &a.application_credential_id, &a.application_credential_name, &a.cacert, &a.cert, &a.key}) {
     // Length-prefixed: no two different settings give one key.
-    key += std::to_string(field->size()) + ':' + *field + ';';
+    key += fmt::format("{}:{};", field->size(), *field);
   }
-  key += std::to_string(static_cast<int>(a.auth_type));
+  key += fmt::format("{}", static_cast<int>(a.auth_type));
   key += a.verify ? ";verify" : ";insecure";
   return key;
 }

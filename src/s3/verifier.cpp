@@ -2,7 +2,10 @@
 // Signed ListBuckets / HEAD bucket / probe-object requests and the classification of answers.
 #include "s3/verifier.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 #include <openssl/rand.h>
 
 #include <cctype>
@@ -25,13 +28,7 @@ std::string random_hex(std::size_t bytes)
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
     return "0";
   }
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (const auto b : raw) {
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
+  return core::hex_encode(raw);
 }
 
 net::Method to_method(std::string_view m)
@@ -166,7 +163,7 @@ boost::asio::awaitable<Step> Verifier::run(const Target& t, const sign::Credenti
   step.code = error_code(body);
   step.result = classify(step.status, step.code);
   step.detail =
-      step.what + ": " + std::to_string(step.status) + (step.code.empty() ? "" : " " + step.code);
+      fmt::format("{}: {}{}{}", step.what, step.status, step.code.empty() ? "" : " ", step.code);
   if (step.result == VerifyResult::accepted && t.want && body != *t.want) {
     step.result = VerifyResult::unavailable;
     step.detail += " (the probe object came back with different content)";
@@ -225,7 +222,7 @@ boost::asio::awaitable<Outcome> Verifier::verify(std::string access, core::Secre
     }
   }
   outcome.result = VerifyResult::accepted;
-  outcome.detail = std::to_string(outcome.steps.size()) + " signed requests accepted";
+  outcome.detail = fmt::format("{} signed requests accepted", outcome.steps.size());
   co_return outcome;
 }
 

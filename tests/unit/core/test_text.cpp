@@ -135,12 +135,24 @@ TEST_CASE("redaction terminates when the secret occurs inside <redacted>", "[cor
   std::string text = "redacted redacted";
   redact(text, "redacted", 8);
   CHECK(text == "<redacted> <redacted>");
+  std::string whole = "<redacted>";
+  redact(whole, "<redacted>");
+  CHECK(whole == "<redacted>");
   std::string angle = "a<redacted>b";
   redact(angle, "<redacted>");
   CHECK(angle == "a<redacted>b");
   std::string single = "xx";
   redact(single, "x");
   CHECK(single == "<redacted><redacted>");
+}
+
+TEST_CASE("a duration reads in whole seconds when it is one, else in milliseconds", "[core][text]")
+{
+  CHECK(duration_text(std::chrono::seconds(5)) == "5 s");
+  CHECK(duration_text(std::chrono::milliseconds(1500)) == "1500 ms");
+  CHECK(duration_text(std::chrono::milliseconds(250)) == "250 ms");
+  CHECK(duration_text(std::chrono::milliseconds(0)) == "0 s");
+  CHECK(duration_text(std::chrono::minutes(2)) == "120 s");
 }
 
 TEST_CASE("trim removes ASCII spaces or the given characters at both ends only", "[core][text]")
