@@ -136,7 +136,9 @@ std::variant<Node, std::string_view> resolve_plain(const std::string& value, Mar
 class Converter {
 public:
   Converter(std::string_view text, std::string_view file, std::uint8_t origin)
-      : m_text(text), m_file(file), m_origin(origin)
+      // yaml-cpp's positions do not count a UTF-8 BOM.
+      : m_text(text.substr(text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0)), m_file(file),
+        m_origin(origin)
   {}
 
   core::Result<Node> convert(const YAML::Node& node, Mark fallback, int depth)
@@ -152,9 +154,12 @@ public:
       return out;
     case YAML::NodeType::Null:
       // yaml-cpp makes a null of a plain '~' (the only null written with a character that
-      // could be text): find it at the node's position.
+      // could be text): find it at the node's position (an empty value's position is that of
+      // the next token, which may be a key such as `~b`).
       if (const auto pos = static_cast<std::size_t>(std::max(0, node.Mark().pos));
-          !node.Mark().is_null() && m_text.substr(pos, 1) == "~") {
+          !node.Mark().is_null() && m_text.substr(pos, 1) == "~" &&
+          (pos + 1 >= m_text.size() ||
+           std::string_view(" \t\r\n,]}").find(m_text[pos + 1]) != std::string_view::npos)) {
         return error(mark, k_tilde);
       }
       return out;
@@ -399,108 +404,6 @@ Node Node::make_mapping(Mark mark)
   return out;
 }
 
-std::optional<Refusal> find_refusal(std::string_view text)
-{
-  // A tab is content only inside a quoted scalar, a comment or a block scalar's lines; anywhere
-  // else PyYAML's scanner refuses it. So walk far enough to know where those are: a quote or a
-  // block header (| or >) starts one only where a token may start.
-  std::size_t i = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
-  std::size_t line_start = i;
-  std::uint32_t line = 1;
-  bool token_start = true; // the next character may start a token
-  int flow = 0;
-  std::optional<std::size_t> block_indent; // inside a block scalar: its header line's indent
-  const auto is_break = [&](std::size_t at) {
-    return at < text.size() && (text[at] == '\n' || text[at] == '\r');
-  };
-  const auto blank = [&](std::size_t at) {
-    return at >= text.size() || text[at] == ' ' || text[at] == '\t' || is_break(at);
-  };
-  const auto flow_indicator = [&](std::size_t at) {
-    return flow > 0 && at < text.size() &&
-           std::string_view(",[]{}").find(text[at]) != std::string_view::npos;
-  };
-  const auto indent = [&] {
-    return std::min(text.find_first_not_of(' ', line_start), text.size()) - line_start;
-  };
-  const auto at = [&](std::size_t where, std::string_view message) {
-    return Refusal{line, static_cast<std::uint32_t>(where - line_start + 1), std::string(message)};
-  };
-  const auto tab = [&] {
-    return at(i, "tab character; YAML allows only spaces here (the openstack CLI refuses it too: "
-                 "\"found character '\\t' that cannot start any token\")");
-  };
-  const auto skip_line = [&] {
-    while (i < text.size() && !is_break(i)) {
-      ++i;
-    }
-  };
-  const auto take_break = [&] {
-    i += text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n' ? 2 : 1;
-    ++line;
-    line_start = i;
-    token_start = true;
-  };
-  while (i < text.size()) {
-    if (block_indent && i == line_start) {
-      const auto first = std::min(text.find_first_not_of(" \t", i), text.size());
-      if (first == text.size() || is_break(first) || indent() > *block_indent) {
-        skip_line(); // a line of the block scalar's content
-        continue;
-      }
-      block_indent.reset();
-    }
-    const char c = text[i];
-    if (c == '\t') {
-      return tab();
-    }
-    if (is_break(i)) {
-      take_break();
-    } else if (c == '#' && (i == line_start || text[i - 1] == ' ')) {
-      skip_line();
-    } else if (token_start && (c == '\'' || c == '"')) {
-      const Refusal unclosed = at(i, "this quoted string is never closed (the openstack CLI "
-                                     "refuses it too: \"found unexpected end of stream\")");
-      for (++i; i < text.size() && !(text[i] == c && text.substr(i, 2) != "''"); ++i) {
-        if (is_break(i)) {
-          take_break();
-          --i;
-        } else if ((c == '"' && text[i] == '\\') || (c == '\'' && text[i] == '\'')) {
-          ++i; // an escape, or a doubled single quote
-        }
-      }
-      if (i >= text.size()) {
-        return unclosed;
-      }
-      ++i;
-      token_start = false;
-    } else if (token_start && flow == 0 && (c == '|' || c == '>')) {
-      i = std::min(text.find_first_not_of("+-0123456789", i + 1), text.size());
-      i = std::min(text.find_first_not_of(' ', i), text.size());
-      if (i < text.size() && text[i] == '\t') {
-        return tab();
-      }
-      block_indent = indent();
-      skip_line();
-    } else if ((c == '&' || c == '!') && token_start) {
-      while (!blank(i) && !flow_indicator(i)) {
-        ++i; // an anchor or a tag: a token may follow it
-      }
-    } else {
-      flow = c == '[' || c == '{' ? flow + 1 : c == ']' || c == '}' ? std::max(0, flow - 1) : flow;
-      if (c != ' ') {
-        // A token may start after a flow indicator, or after - ? : followed by a blank; not
-        // inside a plain scalar.
-        token_start =
-            c == '[' || c == '{' || (c == ',' && flow > 0) ||
-            ((c == '-' || c == '?' || c == ':') && (blank(i + 1) || flow_indicator(i + 1)));
-      }
-      ++i;
-    }
-  }
-  return std::nullopt;
-}
-
 core::Result<Node> parse(std::string_view text, std::string_view file_name, std::uint8_t origin)
 {
   if (const auto refusal = find_refusal(text)) {
@@ -539,7 +442,9 @@ core::Result<Node> parse(std::string_view text, std::string_view file_name, std:
     const auto& second = marks.documents[1];
     if (second.start.pos == first.start.pos) {
       // No progress: the parser is stuck on a token that cannot start a value.
-      const auto at = static_cast<std::size_t>(std::max(0, second.start.pos));
+      // (yaml-cpp's positions do not count a UTF-8 BOM.)
+      const auto at = static_cast<std::size_t>(std::max(0, second.start.pos)) +
+                      (text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0);
       return error_at(second.start, fmt::format("invalid YAML: '{}' cannot start a value here "
                                                 "(the openstack CLI refuses it too)",
                                                 text.substr(at, 1)));

@@ -300,44 +300,37 @@ core::Result<WriteReport> apply(const ConsumerSpec& spec, std::string_view acces
   }
   const Renderer render = [&](const CurrentFile& current) -> core::Result<Content> {
     const Source source{current.path, current.content.value_or(std::string_view())};
+    // These clients need more in the file than the key; the others' files can be created.
+    const bool needs_file = spec.type == ConsumerType::s3cmd || spec.type == ConsumerType::rclone ||
+                            spec.type == ConsumerType::python;
+    if (!current.content && needs_file) {
+      return missing_file(spec);
+    }
     const bool exists = current.content.has_value();
     switch (spec.type) {
     case ConsumerType::s3cmd:
-      if (!exists) {
-        return missing_file(spec);
-      }
       return s3cmd::render(source, {spec.session_token}, access_id, secret);
     case ConsumerType::aws_credentials:
-      if (!exists) {
-        if (!spec.create_profile) {
-          return core::make_error(core::Errc::not_found,
-                                  spec.path + " does not exist; create it, or set create_profile "
-                                              "= true");
-        }
-        return aws_credentials::create(aws_options(spec), access_id, secret);
+      if (!exists && !spec.create_profile) {
+        return core::make_error(core::Errc::not_found,
+                                spec.path + " does not exist; create it, or set create_profile = "
+                                            "true");
       }
-      return aws_credentials::render(source, aws_options(spec), access_id, secret);
+      return exists ? aws_credentials::render(source, aws_options(spec), access_id, secret)
+                    : aws_credentials::create(aws_options(spec), access_id, secret);
     case ConsumerType::rclone:
-      if (!exists) {
-        return missing_file(spec);
-      }
       return rclone::render(source, {spec.remote}, access_id, secret);
     case ConsumerType::s3fs:
-      if (!exists) {
-        return s3fs::create({spec.bucket}, access_id, secret);
-      }
-      return s3fs::render(source, {spec.bucket}, access_id, secret);
-    case ConsumerType::envfile:
-      if (!exists) {
-        return envfile::create({spec.access_key_var, spec.secret_key_var}, access_id, secret);
-      }
-      return envfile::render(source, {spec.access_key_var, spec.secret_key_var}, access_id, secret);
+      return exists ? s3fs::render(source, {spec.bucket}, access_id, secret)
+                    : s3fs::create({spec.bucket}, access_id, secret);
+    case ConsumerType::envfile: {
+      const envfile::Options options{spec.access_key_var, spec.secret_key_var};
+      return exists ? envfile::render(source, options, access_id, secret)
+                    : envfile::create(options, access_id, secret);
+    }
     case ConsumerType::template_:
       return template_file::render(Source{spec.template_path, tmpl->content}, access_id, secret);
     case ConsumerType::python:
-      if (!exists) {
-        return missing_file(spec);
-      }
       return python_script::render(source, access_id, secret);
     case ConsumerType::systemd_credential:
       return systemd_credential::render(spec.path, access_id, secret);

@@ -45,17 +45,10 @@ std::string_view preferred_eol(std::string_view text, const std::vector<Line>& l
 
 Position position_of(std::string_view text, std::size_t offset)
 {
-  Position pos;
-  offset = std::min(offset, text.size());
-  std::size_t line_start = 0;
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++pos.line;
-      line_start = i + 1;
-    }
-  }
-  pos.column = static_cast<std::uint32_t>(offset - line_start + 1);
-  return pos;
+  const std::string_view before = text.substr(0, offset);
+  const std::size_t line_start = before.rfind('\n') + 1; // npos + 1 == 0: the first line
+  return Position{static_cast<std::uint32_t>(std::count(before.begin(), before.end(), '\n') + 1),
+                  static_cast<std::uint32_t>(before.size() - line_start + 1)};
 }
 
 core::Error parse_error(const Source& source, std::size_t offset, std::string_view what)

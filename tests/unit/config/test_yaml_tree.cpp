@@ -140,6 +140,12 @@ TEST_CASE("plain scalars PyYAML reads as something else are refused: quote them"
       CHECK(message.find(text, 16) == std::string::npos);
     }
   }
+  // After a UTF-8 BOM too (yaml-cpp's positions do not count it).
+  CHECK_THAT(parse_error("\xEF\xBB\xBF"
+                         "a: 1\nb: ~\n"),
+             Catch::StartsWith("test.yaml:2:4: a plain '~' is null"));
+  // An empty value followed by a key that starts with '~' is no '~'.
+  CHECK(parse_ok("a:\n~b: x\n").find("a")->kind == Kind::null);
   // Keys too: PyYAML would make `yes:` the key True.
   CHECK_THAT(parse_error("clouds:\n  yes: {}\n"),
              Catch::StartsWith("test.yaml:2:3: yes/no/on/off are booleans"));
