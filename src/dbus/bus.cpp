@@ -2,12 +2,15 @@
 // The sd-bus/Asio bridge, bus connections and asynchronous D-Bus calls as coroutines.
 #include "dbus/bus.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 #include <sdbus-c++/Error.h>
 
 #include <array>
@@ -377,14 +380,6 @@ std::string describe_call(const sdbus::MethodCall& message)
   return out;
 }
 
-std::string describe_ms(std::chrono::milliseconds ms)
-{
-  if (ms.count() % 1000 == 0) {
-    return std::to_string(ms.count() / 1000) + " s";
-  }
-  return std::to_string(ms.count()) + " ms";
-}
-
 // co_await throws operation_aborted once the coroutine's cancellation was requested (Asio's
 // throw_if_cancelled, which belongs to the caller's whole coroutine chain): check before each
 // suspension, so that cancellation comes back as Errc::cancelled, a value.
@@ -431,7 +426,8 @@ Task<core::Result<sdbus::MethodReply>> call(BusBridge& bridge, sdbus::IProxy& pr
       break;
     }
     if (!ec) {
-      co_return make_error(Errc::timeout, what + ": no reply within " + describe_ms(timeout) +
+      co_return make_error(Errc::timeout, what + ": no reply within " +
+                                              core::duration_text(timeout) +
                                               " and the connection is not being processed");
     }
     co_return make_error(Errc::cancelled, what + ": cancelled");
@@ -495,10 +491,10 @@ Task<core::Status> request_name(BusBridge& bridge, std::string name,
   if (result == k_primary_owner || result == k_already_owner) {
     co_return core::Status{};
   }
-  co_return make_error(Errc::conflict, "the bus name " + name +
-                                           " is owned by another process (RequestName "
-                                           "returned " +
-                                           std::to_string(result) + ")");
+  co_return make_error(Errc::conflict,
+                       fmt::format("the bus name {} is owned by another process (RequestName "
+                                   "returned {})",
+                                   name, result));
 }
 
 } // namespace credrotd::dbus

@@ -6,6 +6,7 @@
 #include "dbus/api.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <fmt/format.h>
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <algorithm>
@@ -33,13 +34,12 @@ std::string check_caller(uid_t caller, uid_t daemon_uid, BusMode mode, const std
     return {};
   }
   if (mode == BusMode::user) {
-    return "uid " + std::to_string(caller) + " is not the daemon's user (uid " +
-           std::to_string(daemon_uid) + ")";
+    return fmt::format("uid {} is not the daemon's user (uid {})", caller, daemon_uid);
   }
   if (caller == 0) {
     return {};
   }
-  const std::string who = "uid " + std::to_string(caller);
+  const std::string who = fmt::format("uid {}", caller);
   gid_t group_id = 0;
   {
     struct group gr {};
@@ -259,10 +259,10 @@ Task<std::optional<sdbus::Error>> authorize(CallContext ctx, std::string sender,
     const std::string needs = ctx.mode == BusMode::user
                                   ? "the daemon's own user"
                                   : "root or membership of group " + ctx.group;
-    co_return sdbus::Error(k_access_denied, method + " needs " + needs + " (caller uid " +
-                                                std::to_string(*uid) + ")");
+    co_return sdbus::Error(k_access_denied,
+                           fmt::format("{} needs {} (caller uid {})", method, needs, *uid));
   }
-  ctx.logger->info(method + " called over D-Bus by uid " + std::to_string(*uid));
+  ctx.logger->info(fmt::format("{} called over D-Bus by uid {}", method, *uid));
   co_return std::nullopt;
 }
 

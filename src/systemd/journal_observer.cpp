@@ -2,6 +2,8 @@
 // Journal entries for rotation events.
 #include "systemd/journal_observer.hpp"
 
+#include <fmt/format.h>
+
 #include <syslog.h>
 
 namespace credrotd::systemd {
@@ -41,15 +43,14 @@ int priority_of(engine::Severity severity)
 
 void JournalObserver::rotation_started(const core::Rotation& r)
 {
-  m_logger.log(LOG_NOTICE, MessageKind::rotation_started, fields_of(r),
-               "rotation " + std::to_string(r.id) + " of profile " + r.profile + " started (" +
-                   describe_keys(r) + ")");
+  m_logger.log(
+      LOG_NOTICE, MessageKind::rotation_started, fields_of(r),
+      fmt::format("rotation {} of profile {} started ({})", r.id, r.profile, describe_keys(r)));
 }
 
 void JournalObserver::phase_changed(const core::Rotation& r)
 {
-  std::string message = "rotation " + std::to_string(r.id) + " entered phase " +
-                        std::string(core::to_string(r.phase));
+  std::string message = fmt::format("rotation {} entered phase {}", r.id, core::to_string(r.phase));
   if (!r.error.empty() && !core::is_final(r.phase)) {
     message += " (" + r.error + ")";
   }
@@ -58,7 +59,7 @@ void JournalObserver::phase_changed(const core::Rotation& r)
 
 void JournalObserver::rotation_finished(const core::Rotation& r)
 {
-  std::string message = "rotation " + std::to_string(r.id) + " of profile " + r.profile + " ";
+  std::string message = fmt::format("rotation {} of profile {} ", r.id, r.profile);
   MessageKind kind = MessageKind::rotation_failed;
   int priority = LOG_ERR;
   switch (r.outcome) {

@@ -2,6 +2,7 @@
 // journald and stderr back ends of the logger.
 #include "systemd/log.hpp"
 
+#include <fmt/format.h>
 #include <systemd/sd-journal.h>
 
 #include <cstdio>
@@ -79,7 +80,7 @@ void Logger::log(int priority, MessageKind kind, const LogFields& fields,
   if (m_sink == Sink::journal) {
     std::vector<std::string> items;
     items.push_back("MESSAGE=" + std::string(message));
-    items.push_back("PRIORITY=" + std::to_string(priority));
+    items.push_back(fmt::format("PRIORITY={}", priority));
     items.push_back("SYSLOG_IDENTIFIER=credrotd");
     if (const auto id = message_id(kind); !id.empty()) {
       items.push_back("MESSAGE_ID=" + std::string(id));
@@ -88,7 +89,7 @@ void Logger::log(int priority, MessageKind kind, const LogFields& fields,
       items.push_back("CREDROTD_PROFILE=" + fields.profile);
     }
     if (fields.rotation != 0) {
-      items.push_back("CREDROTD_ROTATION=" + std::to_string(fields.rotation));
+      items.push_back(fmt::format("CREDROTD_ROTATION={}", fields.rotation));
     }
     if (!fields.phase.empty()) {
       items.push_back("CREDROTD_PHASE=" + fields.phase);
@@ -108,7 +109,7 @@ void Logger::log(int priority, MessageKind kind, const LogFields& fields,
   }
   // systemd turns "<N>" into a priority; a person at a terminal gets words instead.
   static const bool tty = ::isatty(STDERR_FILENO) == 1;
-  const std::string prefix = !tty                      ? "<" + std::to_string(priority) + ">"
+  const std::string prefix = !tty                      ? fmt::format("<{}>", priority)
                              : priority <= LOG_ERR     ? std::string("error: ")
                              : priority == LOG_WARNING ? std::string("warning: ")
                                                        : std::string();
@@ -116,7 +117,7 @@ void Logger::log(int priority, MessageKind kind, const LogFields& fields,
   if (!fields.profile.empty()) {
     line += fields.profile;
     if (fields.rotation != 0) {
-      line += " #" + std::to_string(fields.rotation);
+      line += fmt::format(" #{}", fields.rotation);
     }
     line += ": ";
   }

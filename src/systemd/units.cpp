@@ -2,6 +2,8 @@
 // systemd unit actions over D-Bus: name checks, merging, job calls and JobRemoved waits.
 #include "systemd/units.hpp"
 
+#include "core/text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -90,14 +92,6 @@ std::string printable(std::string_view text)
 bool cancel_requested(const asio::cancellation_state& state)
 {
   return state.cancelled() != asio::cancellation_type::none;
-}
-
-std::string describe_ms(std::chrono::milliseconds ms)
-{
-  if (ms.count() % 1000 == 0) {
-    return std::to_string(ms.count() / 1000) + " s";
-  }
-  return std::to_string(ms.count()) + " ms";
 }
 
 // One job being waited for; the signal handler fills `result` and cancels the timer.
@@ -213,8 +207,8 @@ Task<core::Status> act_on_unit(ImplPtr impl, UnitAction action, Clock::time_poin
   const std::string what = std::string(to_string(action.verb)) + " of " + action.unit;
   const auto left = remaining(deadline);
   if (left.count() <= 0) {
-    co_return make_error(Errc::timeout, what + " was not started: the " + describe_ms(timeout) +
-                                            " timeout passed");
+    co_return make_error(Errc::timeout, what + " was not started: the " +
+                                            core::duration_text(timeout) + " timeout passed");
   }
 
   if (cancel_requested(co_await asio::this_coro::cancellation_state)) {
@@ -254,9 +248,9 @@ Task<core::Status> act_on_unit(ImplPtr impl, UnitAction action, Clock::time_poin
       break;
     }
     if (!ec) {
-      co_return make_error(Errc::timeout, what + " did not finish within " + describe_ms(timeout) +
-                                              " (systemd job " + job +
-                                              " is still queued or running)");
+      co_return make_error(Errc::timeout, what + " did not finish within " +
+                                              core::duration_text(timeout) + " (systemd job " +
+                                              job + " is still queued or running)");
     }
     co_return make_error(Errc::cancelled, what + ": cancelled");
   }

@@ -2,9 +2,10 @@
 // Text exposition format rendering of the daemon's metrics.
 #include "wiring/metrics.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <functional>
 
 namespace credrotd::wiring {
@@ -13,9 +14,7 @@ namespace {
 
 std::string seconds(double value)
 {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", value);
-  return buf;
+  return fmt::format("{:.3f}", value);
 }
 
 double epoch_seconds(core::TimePoint t)
@@ -135,11 +134,11 @@ std::string render_metrics(const std::vector<engine::ProfileStatus>& profiles, c
       });
   family({"credrotd_rotations_total", "counter", "Finished rotations of the profile by result."},
          [&](const engine::ProfileStatus& p) {
-           sample("credrotd_rotations_total", p, std::to_string(p.counts.succeeded),
+           sample("credrotd_rotations_total", p, fmt::format("{}", p.counts.succeeded),
                   ",result=\"succeeded\"");
-           sample("credrotd_rotations_total", p, std::to_string(p.counts.rolled_back),
+           sample("credrotd_rotations_total", p, fmt::format("{}", p.counts.rolled_back),
                   ",result=\"rolled_back\"");
-           sample("credrotd_rotations_total", p, std::to_string(p.counts.failed),
+           sample("credrotd_rotations_total", p, fmt::format("{}", p.counts.failed),
                   ",result=\"failed\"");
          });
   family({"credrotd_candidate_keys", "gauge",
@@ -147,13 +146,14 @@ std::string render_metrics(const std::vector<engine::ProfileStatus>& profiles, c
           "another host's: never deleted or adopted, for the operator to check (credrotctl "
           "keys)."},
          [&](const engine::ProfileStatus& p) {
-           sample("credrotd_candidate_keys", p, std::to_string(p.candidate_keys));
+           sample("credrotd_candidate_keys", p, fmt::format("{}", p.candidate_keys));
          });
   family({"credrotd_unconfirmed_revocations", "gauge",
           "Old keys deleted from Keystone whose refusal by S3 is not confirmed yet (still "
           "accepted at deletion, e.g. RGW's key cache): 0 normally."},
          [&](const engine::ProfileStatus& p) {
-           sample("credrotd_unconfirmed_revocations", p, std::to_string(p.unconfirmed_revocations));
+           sample("credrotd_unconfirmed_revocations", p,
+                  fmt::format("{}", p.unconfirmed_revocations));
          });
   family({"credrotd_last_rotation_result", "gauge",
           "1 for the result of the profile's last finished rotation, 0 for the others."},
@@ -163,7 +163,7 @@ std::string render_metrics(const std::vector<engine::ProfileStatus>& profiles, c
            }
            for (const auto outcome : k_results) {
              sample("credrotd_last_rotation_result", p, p.last->outcome == outcome ? "1" : "0",
-                    ",result=\"" + std::string(core::to_string(outcome)) + "\"");
+                    fmt::format(",result=\"{}\"", core::to_string(outcome)));
            }
          });
   family({"credrotd_last_rotation_timestamp_seconds", "gauge",

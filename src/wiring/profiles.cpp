@@ -3,12 +3,16 @@
 #include "wiring/profiles.hpp"
 
 #include "config/config_file.hpp"
+#include "core/text.hpp"
 #include "keystone/client.hpp"
 #include "s3/verifier.hpp"
 #include "wiring/consumers_port.hpp"
 #include "wiring/keystone_port.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <array>
 
 namespace credrotd::wiring {
 
@@ -45,11 +49,22 @@ std::string identity_key(const core::CloudAuth& a)
 {
   // Everything that makes a different token; secrets are not part of the key (two profiles
   // with the same user and different passwords would be a configuration error anyway).
-  return a.auth_url + '\n' + std::to_string(static_cast<int>(a.auth_type)) + '\n' + a.username +
-         '\n' + a.user_id + '\n' + a.user_domain_name + '\n' + a.user_domain_id + '\n' +
-         a.project_name + '\n' + a.project_id + '\n' + a.project_domain_name + '\n' +
-         a.project_domain_id + '\n' + a.application_credential_id + '\n' +
-         a.application_credential_name + '\n' + a.cacert + '\n' + (a.verify ? "v" : "i");
+  const std::string type = fmt::format("{}", static_cast<int>(a.auth_type));
+  const std::array<std::string_view, 14> fields{a.auth_url,
+                                                type,
+                                                a.username,
+                                                a.user_id,
+                                                a.user_domain_name,
+                                                a.user_domain_id,
+                                                a.project_name,
+                                                a.project_id,
+                                                a.project_domain_name,
+                                                a.project_domain_id,
+                                                a.application_credential_id,
+                                                a.application_credential_name,
+                                                a.cacert,
+                                                a.verify ? "v" : "i"};
+  return core::join(fields, "\n");
 }
 
 } // namespace
