@@ -334,7 +334,27 @@ class Workdir:
             atexit.register(self.cleanup)
 
     def cleanup(self):
-        shutil.rmtree(self.path, ignore_errors=True)
+        if not self.path.exists():
+            return
+        # A scenario that failed between its mount and its umount leaves a tmpfs inside: lazy
+        # unmounts (deepest first) so that rmtree can remove the mount points too.
+        for mount in sorted(mounts_under(self.path), key=lambda m: len(m.parts), reverse=True):
+            subprocess.run(["umount", "--lazy", str(mount)], check=False)
+        shutil.rmtree(self.path, onerror=lambda _f, path, exc: print(
+            f"warning: cannot remove {path} of the work directory: {exc[1]}", file=sys.stderr))
+
+
+def mounts_under(path):
+    """The mount points at or below `path` (from /proc/self/mountinfo)."""
+    root = pathlib.Path(path).resolve()
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # Field 5 is the mount point, with spaces and the like as octal escapes.
+            point = pathlib.Path(line.split()[4].encode().decode("unicode_escape"))
+            if point == root or root in point.parents:
+                found.append(point)
+    return found
 
 
 class FaultProxy:
@@ -461,7 +481,6 @@ def wait_for(predicate, timeout, what, every=0.05):
 # --- Additions for the fault matrix (tests/integration/faults), the soak test
 # (tests/integration/soak) and the suite-wide secret check; kept at the end of the file. ---
 
-import atexit  # noqa: E402
 import hashlib  # noqa: E402
 
 # Where every test process leaves, at exit, the secrets it learnt and the outputs it captured,
