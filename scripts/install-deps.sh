@@ -31,6 +31,10 @@ packages=(
   # monitoring: the real node_exporter (textfile collector) and Prometheus read the metrics
   # file; promtool (in prometheus) tests the shipped alert rules; python3-yaml reads them
   prometheus prometheus-node-exporter python3-yaml
+  # the clouds.yaml cross-check (label crosscheck) reads every test file with openstack.config
+  python3-openstacksdk
+  # bench/sign/compare_aws4.py: the npm aws4 signer under node, beside credrotd's
+  nodejs node-aws4
   # the system tier: a Debian 12 root booted with systemd as PID 1 in a container
   debootstrap systemd-container
 )
