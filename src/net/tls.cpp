@@ -98,45 +98,30 @@ std::string describe(int error, X509* cert)
   }
 }
 
-class VerifyHost {
-public:
-  VerifyHost(std::shared_ptr<std::string> failure, std::string host)
-      : m_failure(std::move(failure)), m_check(host), m_host(std::move(host))
-  {}
-
-  bool operator()(bool preverified, ssl::verify_context& context)
-  {
-    X509_STORE_CTX* store = context.native_handle();
-    X509* cert = X509_STORE_CTX_get_current_cert(store);
-    if (!preverified) {
-      if (m_failure->empty()) {
-        *m_failure = describe(X509_STORE_CTX_get_error(store), cert);
-      }
-      return false;
-    }
-    if (!m_check(preverified, context)) {
-      if (m_failure->empty()) {
-        *m_failure = fmt::format("host name mismatch: the certificate is for {}, not for {}; use "
-                                 "a host name the certificate lists, or reissue it",
-                                 cert != nullptr ? subject_alt_names(cert) : "?", m_host);
-      }
-      return false;
-    }
-    return true;
-  }
-
-private:
-  std::shared_ptr<std::string> m_failure;
-  ssl::host_name_verification m_check;
-  std::string m_host;
-};
-
 } // namespace
 
 std::function<bool(bool, ssl::verify_context&)> verify_host(std::shared_ptr<std::string> failure,
                                                             std::string host)
 {
-  return VerifyHost(std::move(failure), std::move(host));
+  ssl::host_name_verification check(host);
+  return [failure, check, host](bool preverified, ssl::verify_context& context) mutable {
+    X509_STORE_CTX* store = context.native_handle();
+    X509* cert = X509_STORE_CTX_get_current_cert(store);
+    std::string why;
+    if (!preverified) {
+      why = describe(X509_STORE_CTX_get_error(store), cert);
+    } else if (!check(preverified, context)) {
+      why = fmt::format("host name mismatch: the certificate is for {}, not for {}; use a host "
+                        "name the certificate lists, or reissue it",
+                        cert != nullptr ? subject_alt_names(cert) : "?", host);
+    } else {
+      return true;
+    }
+    if (failure->empty()) {
+      *failure = why;
+    }
+    return false;
+  };
 }
 
 core::Result<ssl::context> make_tls_context(const TlsOptions& tls)
