@@ -15,6 +15,11 @@
 
 namespace credrotd::systemd {
 
+namespace {
+// Where sd_journal_send() writes.
+constexpr const char* k_journal_socket = "/run/systemd/journal/socket";
+} // namespace
+
 std::string_view message_id(MessageKind kind) noexcept
 {
   switch (kind) {
@@ -102,10 +107,13 @@ void Logger::log(int priority, MessageKind kind, const LogFields& fields,
     for (auto& item : items) {
       iov.push_back(iovec{item.data(), item.size()});
     }
-    if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0) {
+    // sd_journal_sendv() reports success without sending when journald's socket does not
+    // exist, so that is checked too.
+    if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0 &&
+        ::access(k_journal_socket, F_OK) == 0) {
       return;
     }
-    // The journal is gone (shutdown): fall through to stderr rather than lose the line.
+    // No journald, or it is gone (shutdown): fall through to stderr rather than lose the line.
   }
   // systemd turns "<N>" into a priority; a person at a terminal gets words instead.
   static const bool tty = ::isatty(STDERR_FILENO) == 1;

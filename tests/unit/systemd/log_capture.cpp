@@ -93,9 +93,12 @@ void send_record(int fd, char kind, std::string_view data)
   if (journal < 0 || ::bind(journal, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     fail("bind /run/systemd/journal/socket");
   }
-  if (socket_kind == JournalSocket::closed) {
+  if (socket_kind != JournalSocket::bound) {
     ::close(journal);
     journal = -1;
+  }
+  if (socket_kind == JournalSocket::absent && ::unlink("/run/systemd/journal/socket") != 0) {
+    fail("unlink /run/systemd/journal/socket");
   }
   // stderr into a pipe of its own, read after `log` ran.
   int err[2];

@@ -37,8 +37,9 @@ struct JournalRun {
 };
 
 // bound: a socket receives the entries; closed: the socket file is there but nobody listens
-// (journald stopped), so sending fails with ECONNREFUSED.
-enum class JournalSocket { bound, closed };
+// (journald stopped), so sending fails with ECONNREFUSED; absent: there is no socket file (no
+// journald at all), where sd_journal_send() reports success and sends nothing.
+enum class JournalSocket { bound, closed, absent };
 
 // Runs `log` in a child process with a private mount namespace, a fresh tmpfs on /run and a
 // datagram socket bound at /run/systemd/journal/socket (what sd_journal_send() writes to);

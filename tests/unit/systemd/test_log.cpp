@@ -226,3 +226,15 @@ TEST_CASE("when journald does not take the entry, a journal logger falls back to
   CHECK(run.entries.empty());
   CHECK(run.stderr_text == "<3>p #3: lost?\n");
 }
+
+TEST_CASE("when there is no journald at all, a journal logger writes to stderr", "[log]")
+{
+  const auto run = run_with_journal(
+      [] {
+        Logger(Sink::journal).log(LOG_ERR, MessageKind::none, {"p", 3, {}, {}}, "lost?");
+      },
+      JournalSocket::absent, 0);
+  REQUIRE(run.failure.empty());
+  CHECK(run.entries.empty());
+  CHECK(run.stderr_text == "<3>p #3: lost?\n");
+}
