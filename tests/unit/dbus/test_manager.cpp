@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Manager object on a private dbus-daemon: a real engine and SQLite state behind it, with
 // in-memory Keystone, S3 and consumer ports standing in for the adapters.
+#include "../engine/memory_ports.hpp"
 #include "dbus/api.hpp"
 #include "dbus/manager.hpp"
 #include "store/store.hpp"
@@ -24,102 +25,6 @@ using test::run_task;
 using test::run_until;
 
 namespace {
-
-// Keystone as a map of access id -> secret, all of one user and project.
-struct MemoryKeystone final : engine::KeystonePort {
-  std::map<std::string, std::string> keys;
-  int counter = 0;
-
-  engine::Task<core::Result<engine::Identity>> identity() override
-  {
-    co_return engine::Identity{"u1", "p1"};
-  }
-  engine::Task<core::Result<std::vector<engine::KeyRecord>>> list_keys() override
-  {
-    std::vector<engine::KeyRecord> out;
-    for (const auto& [access, secret] : keys) {
-      out.push_back({access, "u1", "p1"});
-    }
-    co_return out;
-  }
-  engine::Task<core::Result<std::optional<engine::KeyRecord>>> find_key(std::string access) override
-  {
-    if (keys.count(access) == 0) {
-      co_return std::optional<engine::KeyRecord>{};
-    }
-    co_return std::optional<engine::KeyRecord>{engine::KeyRecord{access, "u1", "p1"}};
-  }
-  engine::Task<core::Result<core::Secret>> secret_of(std::string access) override
-  {
-    const auto it = keys.find(access);
-    if (it == keys.end()) {
-      co_return core::make_error(core::Errc::not_found, "no key " + access);
-    }
-    co_return core::Secret(it->second);
-  }
-  engine::Task<core::Status> create_key(std::string access, core::Secret secret) override
-  {
-    keys[access] = std::string(secret.reveal());
-    co_return core::Status{};
-  }
-  engine::Task<core::Result<engine::NewKey>> create_key_os_ec2() override
-  {
-    auto key = generate_key();
-    keys[key.access] = std::string(key.secret.reveal());
-    co_return std::move(key);
-  }
-  engine::Task<core::Status> delete_key(std::string access) override
-  {
-    if (keys.erase(access) == 0) {
-      co_return core::make_error(core::Errc::not_found, "gone");
-    }
-    co_return core::Status{};
-  }
-  engine::Task<core::Status> delete_read_key(std::string access) override
-  {
-    co_return co_await delete_key(std::move(access));
-  }
-  engine::NewKey generate_key() override
-  {
-    ++counter;
-    return {"AKMANAGER" + std::to_string(counter),
-            core::Secret("secret-" + std::to_string(counter))};
-  }
-};
-
-// S3 accepts exactly the keys Keystone holds.
-struct MemoryS3 final : engine::S3Port {
-  explicit MemoryS3(MemoryKeystone& k) : keystone(k) {}
-  engine::Task<engine::VerifyReport> verify(std::string access, core::Secret secret,
-                                            engine::Expect) override
-  {
-    const auto it = keystone.keys.find(access);
-    const bool ok = it != keystone.keys.end() && secret.reveal() == it->second;
-    co_return engine::VerifyReport{ok ? core::VerifyResult::accepted : core::VerifyResult::rejected,
-                                   ok ? "200" : "403 InvalidAccessKeyId"};
-  }
-  MemoryKeystone& keystone;
-};
-
-struct MemoryConsumers final : engine::ConsumersPort {
-  std::optional<std::string> access;
-  std::size_t count() const override { return 1; }
-  std::string describe(std::size_t) const override { return "memory file"; }
-  std::string path(std::size_t) const override { return "/memory/s3cfg"; }
-  core::Result<std::optional<std::string>> read_access(std::size_t) override { return access; }
-  core::Result<engine::WriteReport> write(std::size_t, const std::string& a,
-                                          const core::Secret&) override
-  {
-    access = a;
-    return engine::WriteReport{"before", "after"};
-  }
-  engine::Task<core::Status> check(std::size_t, engine::Redactions) override
-  {
-    co_return core::Status{};
-  }
-  engine::Task<core::Status> reload(engine::Redactions) override { co_return core::Status{}; }
-  bool runs_programs() const override { return false; }
-};
 
 std::unique_ptr<sdbus::IConnection> connect(const test::PrivateBus& bus)
 {
@@ -149,7 +54,8 @@ struct Rig {
   systemd::FanOutObserver observers;
   engine::Engine engine{io.get_executor(), state, observers, engine::EngineOptions{2}};
   systemd::Logger logger{systemd::Sink::stderr_, LOG_ERR};
-  std::shared_ptr<MemoryKeystone> keystone = std::make_shared<MemoryKeystone>();
+  std::shared_ptr<test::MemoryKeystone> keystone =
+      std::make_shared<test::MemoryKeystone>("AKMANAGER");
   int reloads = 0;
   core::Status reload_status;
   std::unique_ptr<dbus::Manager> manager;
@@ -195,15 +101,8 @@ struct Rig {
 
   std::shared_ptr<const engine::ProfileRuntime> profile(const std::string& name, bool enabled)
   {
-    auto p = std::make_shared<engine::ProfileRuntime>();
-    p->name = name;
+    auto p = test::memory_profile(name, keystone, std::make_shared<test::MemoryFiles>());
     p->enabled = enabled;
-    p->rotation.verify_timeout = 0ms;
-    p->rotation.grace = 0ms;
-    p->confirm_retire = false;
-    p->keystone = keystone;
-    p->s3 = std::make_shared<MemoryS3>(*keystone);
-    p->consumers = std::make_shared<MemoryConsumers>();
     return p;
   }
 

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of `credrotd --dry-run`'s plan (engine/dry_run.cpp): what it reads and prints, on real
 // SQLite state and in-memory consumer files.
+#include "../config/temp_dir.hpp"
 #include "engine/dry_run.hpp"
+#include "memory_ports.hpp"
 #include "store/store.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
-#include <random>
 #include <sstream>
 
 using namespace credrotd;
@@ -17,40 +17,18 @@ using core::Errc;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("credrotd-dry-run-" + std::to_string(std::random_device{}()));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-// Files that hold the given access ids (nullopt: no key yet), or fail to be read.
-struct Files final : engine::ConsumersPort {
-  std::vector<core::Result<std::optional<std::string>>> held;
-  std::size_t count() const override { return held.size(); }
-  std::string describe(std::size_t i) const override
-  {
-    return "s3cmd /home/u/.s3cfg" + std::to_string(i);
-  }
-  std::string path(std::size_t i) const override { return "/home/u/.s3cfg" + std::to_string(i); }
-  core::Result<std::optional<std::string>> read_access(std::size_t i) override { return held[i]; }
-  core::Result<engine::WriteReport> write(std::size_t, const std::string&,
-                                          const core::Secret&) override
-  {
-    FAIL("a dry run writes nothing");
-    return engine::WriteReport{};
-  }
-  engine::Task<core::Status> check(std::size_t, engine::Redactions) override
-  {
-    co_return core::Status{};
-  }
-  engine::Task<core::Status> reload(engine::Redactions) override { co_return core::Status{}; }
-};
-
-engine::DryRunProfile profile(std::vector<core::Result<std::optional<std::string>>> held)
+// A profile whose files hold the given access ids (nullopt: no key yet) or fail to be read.
+engine::DryRunProfile profile(const std::vector<core::Result<std::optional<std::string>>>& held)
 {
-  auto files = std::make_shared<Files>();
-  files->held = std::move(held);
+  auto files = std::make_shared<test::MemoryFiles>(held.size(), "/home/u/.s3cfg");
+  files->writable = false; // a dry run writes nothing
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    if (held[i]) {
+      files->access[i] = *held[i];
+    } else {
+      files->unreadable.emplace(i, held[i].error());
+    }
+  }
   engine::DryRunProfile p;
   p.name = "backup";
   p.location = "/etc/credrotd/credrotd.toml:3:1";
@@ -104,8 +82,8 @@ TEST_CASE("a dry run of a profile whose files hold no key says the first rotatio
 
 TEST_CASE("a dry run names the managed key and the next due time from the state", "[engine]")
 {
-  TempDir dir;
-  auto state = store::Store::open(dir.path / "state.db").value();
+  test::TempDir dir;
+  auto state = store::Store::open(dir / "state.db").value();
   const auto at = core::TimePoint(std::chrono::seconds(1'767'323'045)); // 2026-01-02 03:04:05 UTC
   core::ManagedKey key;
   key.profile = "backup";

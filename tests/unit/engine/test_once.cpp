@@ -1,131 +1,36 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of `credrotd --once` (engine/once.cpp): which profiles it rotates, what it prints and
 // what it reports, on real SQLite state with in-memory Keystone, S3 and files.
+#include "../config/temp_dir.hpp"
 #include "engine/once.hpp"
+#include "memory_ports.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <map>
-#include <random>
 #include <sstream>
 
 using namespace credrotd;
-using namespace std::chrono_literals;
 namespace asio = boost::asio;
-using core::Errc;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("credrotd-once-" + std::to_string(std::random_device{}()));
-  TempDir() { std::filesystem::create_directories(path); }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-// Keystone as a map of access id -> secret, all in one project of one user.
-struct Keystone final : engine::KeystonePort {
-  std::map<std::string, std::string> keys;
-  int counter = 0;
-  engine::Task<core::Result<engine::Identity>> identity() override
-  {
-    co_return engine::Identity{"u1", "p1"};
-  }
-  engine::Task<core::Result<std::vector<engine::KeyRecord>>> list_keys() override
-  {
-    std::vector<engine::KeyRecord> out;
-    for (const auto& [access, secret] : keys) {
-      out.push_back({access, "u1", "p1"});
-    }
-    co_return out;
-  }
-  engine::Task<core::Result<core::Secret>> secret_of(std::string access) override
-  {
-    if (keys.count(access) == 0) {
-      co_return core::make_error(Errc::not_found, "no key " + access);
-    }
-    co_return core::Secret(keys[access]);
-  }
-  engine::Task<core::Status> create_key(std::string access, core::Secret secret) override
-  {
-    keys[access] = std::string(secret.reveal());
-    co_return core::Status{};
-  }
-  engine::Task<core::Result<engine::NewKey>> create_key_os_ec2() override
-  {
-    co_return core::make_error(Errc::forbidden, "not in this test");
-  }
-  engine::Task<core::Status> delete_key(std::string access) override
-  {
-    keys.erase(access);
-    co_return core::Status{};
-  }
-  engine::NewKey generate_key() override
-  {
-    ++counter;
-    return {"AKNEW" + std::to_string(counter), core::Secret("SECRET-" + std::to_string(counter))};
-  }
-};
-
-// S3 accepts every key Keystone holds.
-struct S3 final : engine::S3Port {
-  explicit S3(Keystone& keystone) : m_keystone(keystone) {}
-  engine::Task<engine::VerifyReport> verify(std::string access, core::Secret /*secret*/,
-                                            engine::Expect /*expect*/) override
-  {
-    co_return engine::VerifyReport{m_keystone.keys.count(access) != 0
-                                       ? core::VerifyResult::accepted
-                                       : core::VerifyResult::rejected,
-                                   "ListBuckets"};
-  }
-  Keystone& m_keystone;
-};
-
-struct Files final : engine::ConsumersPort {
-  std::vector<std::optional<std::string>> access;
-  explicit Files(std::size_t n) : access(n) {}
-  std::size_t count() const override { return access.size(); }
-  std::string describe(std::size_t i) const override { return "file" + std::to_string(i); }
-  std::string path(std::size_t i) const override { return "/fake/" + std::to_string(i); }
-  core::Result<std::optional<std::string>> read_access(std::size_t i) override { return access[i]; }
-  core::Result<engine::WriteReport> write(std::size_t i, const std::string& key,
-                                          const core::Secret& /*secret*/) override
-  {
-    access[i] = key;
-    return engine::WriteReport{"before", "after"};
-  }
-  engine::Task<core::Status> check(std::size_t, engine::Redactions) override
-  {
-    co_return core::Status{};
-  }
-  engine::Task<core::Status> reload(engine::Redactions) override { co_return core::Status{}; }
-};
-
 struct World {
-  TempDir dir;
+  test::TempDir dir;
   asio::io_context io;
-  store::Store state = store::Store::open(dir.path / "state.db").value();
+  store::Store state = store::Store::open(dir / "state.db").value();
   engine::Observer observer;
   engine::Engine engine{io.get_executor(), state, observer, engine::EngineOptions{2}};
-  std::shared_ptr<Keystone> keystone = std::make_shared<Keystone>();
+  std::shared_ptr<test::MemoryKeystone> keystone = std::make_shared<test::MemoryKeystone>();
 
-  std::shared_ptr<Files> add_profile(std::vector<std::shared_ptr<const engine::ProfileRuntime>>& to,
-                                     const std::string& name)
+  std::shared_ptr<test::MemoryFiles>
+  add_profile(std::vector<std::shared_ptr<const engine::ProfileRuntime>>& to,
+              const std::string& name)
   {
-    auto files = std::make_shared<Files>(2);
-    auto p = std::make_shared<engine::ProfileRuntime>();
-    p->name = name;
-    p->rotation.verify_timeout = 0ms;
-    p->rotation.grace = 0ms;
-    p->confirm_retire = false;
-    p->keystone = keystone;
-    p->s3 = std::make_shared<S3>(*keystone);
-    p->consumers = files;
-    to.push_back(p);
+    auto files = std::make_shared<test::MemoryFiles>(2);
+    to.push_back(test::memory_profile(name, keystone, files));
     return files;
   }
 
