@@ -57,7 +57,7 @@ const std::vector<Ambiguity>& ambiguities()
       {std::regex(R"([-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)"),
        "a plain number with ':' is base 60 in YAML 1.1 (the openstack CLI reads 1:30 as 90); "
        "quote it"},
-      {std::regex(R"([-+]?(0[0-9_]+|0[bBoOxX][0-9a-fA-F_]+))"),
+      {std::regex(R"([-+]?(0[0-9_]+|0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+))"),
        "a plain number with a leading 0, 0x, 0o or 0b is octal, hex or binary in YAML (the "
        "openstack CLI reads 0123 as 83 and 0x1f as 31); quote it"},
       {std::regex(R"([-+]?([0-9][0-9_]*(\.[0-9_]*)?|\.[0-9][0-9_]*)([eE][-+]?[0-9]+)?)"),

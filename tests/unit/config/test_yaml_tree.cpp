@@ -57,8 +57,9 @@ TEST_CASE("plain integers are read as written; those PyYAML would change are ref
     CHECK_THAT(message, Catch::StartsWith("test.yaml:1:4: a plain number"));
     CHECK_THAT(message, Catch::EndsWith("; quote it"));
   }
-  // Not numbers at all: text, as written.
-  for (const auto* text : {"12a", "0x", "1_a", "abc"}) {
+  // Not numbers at all: text, as written (a random hex password may start with 0b or 0o: only
+  // binary digits after 0b and octal digits after 0o make a number).
+  for (const auto* text : {"12a", "0x", "1_a", "abc", "0b1f3a9c", "0b2", "0o8", "0o17a"}) {
     INFO(text);
     const Node root = parse_ok(std::string("v: ") + text);
     CHECK(at(root, "v").kind == Kind::string);
