@@ -2,6 +2,8 @@
 // Parsing and printing of durations and time windows.
 #include "config/duration.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdio>
 
@@ -56,8 +58,8 @@ core::Result<std::chrono::seconds> parse_duration(std::string_view text)
       ++i;
     }
     if (i == text.size()) {
-      return duration_error("the number " + std::to_string(number) +
-                            " has no unit (did you mean \"" + std::to_string(number) + "s\"?)");
+      return duration_error(
+          fmt::format("the number {0} has no unit (did you mean \"{0}s\"?)", number));
     }
     const char letter = text[i];
     std::size_t unit = next_unit;
@@ -97,7 +99,7 @@ std::string format_duration(std::chrono::seconds value)
   }
   for (const auto& unit : k_units) {
     if (rest >= unit.seconds) {
-      out += std::to_string(rest / unit.seconds);
+      out += fmt::to_string(rest / unit.seconds);
       out += unit.letter;
       rest %= unit.seconds;
     }
@@ -162,12 +164,9 @@ core::Result<core::TimeWindow> parse_window(std::string_view text)
 
 std::string format_window(const core::TimeWindow& window)
 {
-  std::array<char, 16> buffer{};
   const auto s = window.start.count();
   const auto e = window.end.count();
-  std::snprintf(buffer.data(), buffer.size(), "%02d:%02d-%02d:%02d", static_cast<int>(s / 60),
-                static_cast<int>(s % 60), static_cast<int>(e / 60), static_cast<int>(e % 60));
-  return buffer.data();
+  return fmt::format("{:02}:{:02}-{:02}:{:02}", s / 60, s % 60, e / 60, e % 60);
 }
 
 } // namespace credrotd::config

@@ -2,9 +2,12 @@
 // read_secret_file: open, check the mode on the open descriptor, read, wipe.
 #include "config/secret_file.hpp"
 
+#include "core/fd.hpp"
+
+#include <fmt/format.h>
+
 #include <array>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,29 +20,12 @@ namespace {
 // A secret file is small; anything larger is a mistake (a wrong path), not a secret.
 constexpr std::size_t k_max_secret_file = 64 * 1024;
 
-class Fd {
-public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd()
-  {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  int get() const { return m_fd; }
-
-private:
-  int m_fd;
-};
-
 } // namespace
 
 core::Result<core::Secret> read_secret_file(const std::string& path)
 {
   // O_NONBLOCK: a FIFO planted at the path must not hang the daemon; it is refused below.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  core::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
     return core::make_error(core::Errc::io,
                             path + ": cannot open the secret file: " + std::strerror(errno));
@@ -52,11 +38,11 @@ core::Result<core::Secret> read_secret_file(const std::string& path)
     return core::make_error(core::Errc::unsafe, path + ": the secret file is not a regular file");
   }
   if ((st.st_mode & 0044) != 0) {
-    std::array<char, 16> mode{};
-    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return core::make_error(core::Errc::unsafe,
-                            path + ": the secret file is readable by group or others (mode " +
-                                mode.data() + "); chmod 600 " + path);
+    return core::make_error(
+        core::Errc::unsafe,
+        fmt::format(
+            "{0}: the secret file is readable by group or others (mode {1:04o}); chmod 600 {0}",
+            path, st.st_mode & 07777));
   }
   core::WipingString content;
   // The allocator wipes heap buffers; a short secret lives inside the string object.

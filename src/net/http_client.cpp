@@ -25,6 +25,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <fmt/format.h>
 #include <openssl/ssl.h>
 
 #include <cerrno>
@@ -214,7 +215,7 @@ HttpClient::Impl::resolve(const Url& where, const Call& call)
   };
   auto state = std::make_shared<State>(m_executor);
   state->timer.expires_at(deadline);
-  state->resolver.async_resolve(where.host, std::to_string(where.port),
+  state->resolver.async_resolve(where.host, fmt::to_string(where.port),
                                 [state](error_code ec, tcp::resolver::results_type results) {
                                   state->ec = ec;
                                   state->results = std::move(results);
@@ -473,9 +474,9 @@ asio::awaitable<core::Result<Response>> HttpClient::Impl::send(Request request, 
         outcome.response->timing = timing;
         co_return std::move(*outcome.response);
       }
-      last = core::make_error(core::Errc::transient, call.route.display + ": HTTP " +
-                                                         std::to_string(status) + " " +
-                                                         outcome.response->reason);
+      last =
+          core::make_error(core::Errc::transient, fmt::format("{}: HTTP {} {}", call.route.display,
+                                                              status, outcome.response->reason));
       failed.safe_to_repeat = status == 429 || idempotent == Idempotent::yes;
       if (status == 429 || status == 503) {
         if (const auto value = outcome.response->header("Retry-After")) {
@@ -497,9 +498,9 @@ asio::awaitable<core::Result<Response>> HttpClient::Impl::send(Request request, 
       co_return last;
     }
     const auto delay = std::get<std::chrono::milliseconds>(next);
-    log(LogLevel::info, last.message + "; retrying in " + milliseconds_text(delay) + " (attempt " +
-                            std::to_string(attempt_number + 1) + " of " +
-                            std::to_string(std::max(1, m_options.retry.max_attempts)) + ")");
+    log(LogLevel::info,
+        fmt::format("{}; retrying in {} (attempt {} of {})", last.message, milliseconds_text(delay),
+                    attempt_number + 1, std::max(1, m_options.retry.max_attempts)));
     timer.expires_after(delay);
     const auto [wait_ec] = co_await timer.async_wait(k_token);
     if (wait_ec) {

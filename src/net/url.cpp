@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
@@ -54,7 +55,7 @@ std::string Url::host_header() const
 
 std::string Url::authority() const
 {
-  return bracketed(host) + ":" + std::to_string(port);
+  return fmt::format("{}:{}", bracketed(host), port);
 }
 
 std::string Url::redacted() const

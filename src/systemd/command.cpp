@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
@@ -290,8 +291,8 @@ asio::awaitable<core::Status> run_command(asio::any_io_executor executor, Comman
     if (status->si_status == 0) {
       co_return core::Status{};
     }
-    co_return make_error(Errc::protocol, with_output(prefix + " exited with status " +
-                                                         std::to_string(status->si_status),
+    co_return make_error(Errc::protocol, with_output(fmt::format("{} exited with status {}", prefix,
+                                                                 status->si_status),
                                                      tail, spec.redact));
   }
   co_return make_error(Errc::protocol, with_output(prefix + " was killed by signal " +
