@@ -3,6 +3,7 @@
 // completion on an io_context with a bound, and process inspection.
 #pragma once
 
+#include "../config/temp_dir.hpp" // TempDir: one class of that name in the tests
 #include "core/error.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -20,19 +21,6 @@
 #include <vector>
 
 namespace credrotd::test {
-
-// A temporary directory, removed with its content.
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const noexcept { return m_path; }
-
-private:
-  std::filesystem::path m_path;
-};
 
 // A dbus-daemon with a generated session-like configuration on a socket in a temporary
 // directory that every local user may connect to (the tests run clients as nobody). Started

@@ -50,7 +50,7 @@ struct Rig {
   std::unique_ptr<sdbus::IConnection> client_conn = connect(bus);
   dbus::BusBridge server{io.get_executor(), *server_conn};
   dbus::BusBridge client{io.get_executor(), *client_conn};
-  store::Store state = store::Store::open(dir.path() / "state.db").value();
+  store::Store state = store::Store::open(dir / "state.db").value();
   systemd::FanOutObserver observers;
   engine::Engine engine{io.get_executor(), state, observers, engine::EngineOptions{2}};
   systemd::Logger logger{systemd::Sink::stderr_, LOG_ERR};

@@ -110,7 +110,7 @@ TEST_CASE("a command past its timeout is killed with its whole group and reaped"
 {
   asio::io_context io;
   test::TempDir dir;
-  const auto pid_file = (dir.path() / "grandchild").string();
+  const auto pid_file = dir / "grandchild";
   // The shell starts a grandchild in the background, records its pid, then sleeps itself.
   auto spec = shell("/bin/sleep 60 & echo $! >\"$0\"; echo started; /bin/sleep 60", 300ms);
   spec.argv.push_back(pid_file);
@@ -366,7 +366,7 @@ TEST_CASE("redacted strings never appear in a message", "[command]")
   asio::io_context io;
   test::TempDir dir;
   const std::string secret = "ABCDEFGHIJKLMNOP";
-  const auto file = (dir.path() / "out").string();
+  const auto file = dir / "out";
   const auto run_cat = [&](const std::string& content) {
     std::ofstream(file, std::ios::binary) << content;
     auto spec = shell("cat \"$0\"; exit 1");
