@@ -402,8 +402,10 @@ asio::awaitable<Exchange> HttpClient::Impl::attempt(const Call& call, const Wire
     // and a request lost that way could not be resent.
     ConnectionPtr connection;
     if (idempotent == Idempotent::yes) {
+      // call.route, not the binding: clang 14 (the fuzz build) refuses a lambda that names a
+      // structured binding.
       connection = m_idle.take(route.pool_key, [&] {
-        log(LogLevel::debug, "closing an idle connection to " + route.pool_key +
+        log(LogLevel::debug, "closing an idle connection to " + call.route.pool_key +
                                  " that the server closed or that expired");
       });
     }
