@@ -54,7 +54,10 @@ std::optional<Refusal> find_refusal(std::string_view text)
     if (block_indent != std::string_view::npos && i == line_start) {
       const auto first = std::min(text.find_first_not_of(" \t", i), text.size());
       if (first == text.size() || is_break(first) || indent() > block_indent) {
-        skip_line(); // a line of the block scalar's content
+        skip_line(); // a line of the block scalar's content, perhaps empty
+        if (i < text.size()) {
+          take_break();
+        }
         continue;
       }
       block_indent = std::string_view::npos;

@@ -298,3 +298,14 @@ TEST_CASE("nodes remember the origin they were parsed with", "[config][yaml]")
   CHECK(at(at(*result, "a"), "b").mark.line == 2);
   CHECK(at(at(*result, "a"), "b").mark.column == 6);
 }
+
+TEST_CASE("a block scalar with empty lines in it is read, and the lines after it checked",
+          "[config][yaml]")
+{
+  // Found by fuzz/clouds_yaml: an empty line in a block scalar made the tab scanner loop.
+  const Node root = parse_ok("a: >\n\n  folded\n\n  text\n\nb: |\n\n\n  kept\nc: x\n");
+  CHECK(at(root, "a").view() == "\nfolded\ntext\n");
+  CHECK(at(root, "b").view() == "\n\nkept\n");
+  CHECK(at(root, "c").view() == "x");
+  CHECK_THAT(parse_error("a: >\n\n  text\nb:\tx\n"), Catch::StartsWith("test.yaml:4:3: tab"));
+}
