@@ -32,9 +32,9 @@ std::runtime_error failure(const std::string& what)
 PrivateBus::PrivateBus()
 {
   // Clients run as nobody in some tests: the directory and the socket must be reachable.
-  ::chmod(std::filesystem::path(m_dir.path()).c_str(), 0755);
-  const auto socket = std::filesystem::path(m_dir.path()) / "bus";
-  const auto config = std::filesystem::path(m_dir.path()) / "bus.conf";
+  ::chmod(m_dir.path().c_str(), 0755);
+  const auto socket = std::filesystem::path(m_dir / "bus");
+  const auto config = std::filesystem::path(m_dir / "bus.conf");
   {
     std::ofstream out(config);
     out << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -72,7 +72,7 @@ PrivateBus::PrivateBus()
   posix_spawn_file_actions_adddup2(&actions, write_end, 3);
   // Its complaints (it cannot raise its fd limit in a container) go to a file, not the
   // test output.
-  const auto log = (std::filesystem::path(m_dir.path()) / "dbus-daemon.log").string();
+  const auto log = m_dir / "dbus-daemon.log";
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   std::string config_arg = "--config-file=" + config.string();
   std::string print_arg = "--print-address=3";
